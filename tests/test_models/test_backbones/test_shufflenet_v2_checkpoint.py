@@ -1,0 +1,121 @@
+"""Loading published checkpoint layouts, checked output for output against reference networks."""
+import pytest
+import torch
+
+from shufflenet_det.models.backbones import ShuffleNetV2
+from shufflenet_det.utils import CheckpointError
+from tests.reference_shufflenet import (MegviiShuffleNetV2, MmpretrainClassifier,
+                                        TorchvisionShuffleNetV2, randomize_bn)
+
+
+def pretrained(path, width=1.0, extra_dw=False, **kwargs):
+    backbone = ShuffleNetV2(widen_factor=width, extra_dw=extra_dw, init_cfg=dict(
+        type='Pretrained', checkpoint=str(path), **kwargs))
+    backbone.init_weights()
+    return backbone.eval()
+
+
+def assert_same_output(backbone, reference_features, size=96):
+    x = torch.rand(2, 3, size, size)
+    with torch.no_grad():
+        expected = reference_features(x)
+        (actual, ) = backbone(x)
+    assert (actual - expected).abs().max() < 1e-5
+
+
+def save_reference(kind, width, path):
+    torch.manual_seed(1)
+    if kind == 'torchvision':
+        ref = randomize_bn(TorchvisionShuffleNetV2(width)).eval()
+        torch.save(ref.state_dict(), path)
+    elif kind == 'mmpretrain':
+        ref = randomize_bn(MmpretrainClassifier(width)).eval()
+        torch.save({'meta': {'mmpretrain_version': '1.2.0'}, 'state_dict': ref.state_dict()}, path)
+        return ref.features
+    else:
+        ref = randomize_bn(MegviiShuffleNetV2(width)).eval()
+        torch.save({'state_dict': ref.state_dict_as_published()}, path)
+        return ref.forward_features
+    return ref.features
+
+
+@pytest.mark.parametrize('kind, width', [
+    ('torchvision', 0.5), ('torchvision', 1.0), ('torchvision', 2.0),
+    ('mmpretrain', 1.0), ('mmpretrain', 1.5), ('megvii', 0.5)])
+def test_layouts_load_exactly(tmp_path, kind, width):
+    path = tmp_path / f'{kind}.pth'
+    features = save_reference(kind, width, path)
+    assert_same_output(pretrained(path, width), features)
+
+
+@pytest.mark.parametrize('kind', ['torchvision', 'mmpretrain', 'megvii'])
+def test_v2_weights_make_v2_star_compute_v2(tmp_path, kind):
+    path = tmp_path / f'{kind}.pth'
+    features = save_reference(kind, 0.5, path)
+    star = pretrained(path, 0.5, extra_dw=True)
+    assert_same_output(star, features)
+    bn = star.layers[1][2].extra_dw.bn
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    assert torch.equal(scale, torch.ones_like(scale))
+
+
+def test_megvii_wider_than_half_is_refused_with_the_shape_difference(tmp_path):
+    path = tmp_path / 'megvii.pth'
+    save_reference('megvii', 1.0, path)
+    with pytest.raises(CheckpointError, match='24-channel projection with a 92-channel main'):
+        pretrained(path, 1.0)
+
+
+def test_prefix_selects_backbone_of_a_detector_checkpoint(tmp_path):
+    source = ShuffleNetV2(widen_factor=0.5)
+    source.init_weights()
+    randomize_bn(source)
+    state = {f'backbone.{k}': v for k, v in source.state_dict().items()}
+    state['bbox_head.conv.weight'] = torch.zeros(3)
+    torch.save({'state_dict': state, 'meta': {}}, tmp_path / 'det.pth')
+    for kwargs in (dict(prefix='backbone.'), {}):
+        loaded = pretrained(tmp_path / 'det.pth', 0.5, **kwargs)
+        assert_same_output(loaded, lambda x: source.eval()(x)[0])
+
+
+def test_wrong_width_is_refused_and_nothing_is_loaded(tmp_path):
+    path = tmp_path / 'tv.pth'
+    save_reference('torchvision', 0.5, path)
+    backbone = ShuffleNetV2(widen_factor=1.0,
+                            init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    before = {k: v.clone() for k, v in backbone.state_dict().items()}
+    with pytest.raises(CheckpointError, match=r'looks like widen_factor=0\.5'):
+        backbone.init_weights()
+    assert all(torch.equal(v, before[k]) for k, v in backbone.state_dict().items())
+
+
+def test_missing_key_is_refused(tmp_path):
+    ref = TorchvisionShuffleNetV2(1.0)
+    state = ref.state_dict()
+    del state['stage3.2.branch2.5.weight']
+    torch.save(state, tmp_path / 'partial.pth')
+    with pytest.raises(CheckpointError, match=r"missing keys \['layers.1.2.branch2.2.conv"):
+        pretrained(tmp_path / 'partial.pth', 1.0, extra_dw=True)
+
+
+def test_unexpected_key_is_refused(tmp_path):
+    state = TorchvisionShuffleNetV2(1.0).state_dict()
+    state['stage2.0.branch3.0.weight'] = torch.zeros(1)
+    torch.save(state, tmp_path / 'extra.pth')
+    with pytest.raises(CheckpointError, match='unexpected keys'):
+        pretrained(tmp_path / 'extra.pth', 1.0)
+
+
+def test_truncated_file_is_refused(tmp_path):
+    path = tmp_path / 'full.pth'
+    save_reference('torchvision', 0.5, path)
+    data = path.read_bytes()
+    (tmp_path / 'cut.pth').write_bytes(data[:len(data) // 2])
+    with pytest.raises(CheckpointError, match='truncated'):
+        pretrained(tmp_path / 'cut.pth', 0.5)
+
+
+def test_unknown_layout_is_refused(tmp_path):
+    torch.save({'encoder.weight': torch.zeros(2)}, tmp_path / 'other.pth')
+    with pytest.raises(CheckpointError, match='not a ShuffleNet V2 checkpoint'):
+        pretrained(tmp_path / 'other.pth')

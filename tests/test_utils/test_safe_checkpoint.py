@@ -1,0 +1,102 @@
+"""Checkpoints load on torch >= 2.6 without unpickling arbitrary code."""
+import os
+
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.logging import HistoryBuffer
+from mmengine.model import BaseModel
+from mmengine.runner import CheckpointLoader, Runner, load_checkpoint
+
+from shufflenet_det.models.backbones import ShuffleNetV2
+from shufflenet_det.utils import CheckpointError, safe_torch_load
+
+
+class Payload:
+    """Unpickling this would create the file named ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.system, (f'touch {self.marker}', )
+
+
+class AttributeWalk:
+    """Unpickling this would call getattr on HistoryBuffer for something beyond statistics."""
+
+    def __reduce__(self):
+        return getattr, (HistoryBuffer, '__init__')
+
+
+class ToyModel(BaseModel):
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(2, 1)
+
+    def forward(self, inputs, labels=None, mode='tensor'):
+        out = self.linear(inputs)
+        if mode == 'loss':
+            return dict(loss=((out.squeeze(1) - labels)**2).mean())
+        return out
+
+
+def train_toy_runner(work_dir):
+    """A real MMEngine run that writes full training checkpoints (meta, message_hub, ...)."""
+    data = [dict(inputs=torch.rand(2), labels=torch.rand(())) for _ in range(8)]
+    runner = Runner(
+        model=ToyModel(), work_dir=str(work_dir),
+        train_dataloader=dict(dataset=data, sampler=dict(type='DefaultSampler', shuffle=False),
+                              batch_size=4, collate_fn=dict(type='default_collate')),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+        train_cfg=dict(by_epoch=False, max_iters=2, val_interval=10),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False)),
+        default_scope='mmengine')
+    runner.train()
+    return work_dir / 'iter_2.pth'
+
+
+def test_full_mmengine_checkpoint_loads(tmp_path):
+    path = train_toy_runner(tmp_path)
+    with pytest.raises(Exception):  # what plain torch >= 2.6 does with such a file
+        torch.load(path)
+    checkpoint = safe_torch_load(str(path))
+    assert {'meta', 'state_dict', 'message_hub', 'optimizer'} <= set(checkpoint)
+    buffer = checkpoint['message_hub']['log_scalars']['train/loss']
+    assert isinstance(buffer, HistoryBuffer) and len(buffer.data[0]) == 2
+    # MMEngine's own loader (used by load_from, --resume and init_cfg) goes through it too.
+    assert CheckpointLoader.load_checkpoint(str(path))['meta']['iter'] == 2
+    load_checkpoint(ToyModel(), str(path), strict=True)
+
+
+def test_plain_state_dict_loads(tmp_path):
+    torch.save(ShuffleNetV2(widen_factor=0.5).state_dict(), tmp_path / 'plain.pth')
+    state = safe_torch_load(str(tmp_path / 'plain.pth'))
+    assert 'conv1.conv.weight' in state
+
+
+@pytest.mark.parametrize('entry', ['safe_torch_load', 'mmengine', 'init_cfg'])
+def test_code_running_pickle_is_refused(tmp_path, entry):
+    marker = tmp_path / 'payload_ran'
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {'conv1.conv.weight': Payload(marker)}}, path)
+    with pytest.raises(CheckpointError, match=r'refusing to load .*system'):
+        if entry == 'safe_torch_load':
+            safe_torch_load(str(path))
+        elif entry == 'mmengine':
+            load_checkpoint(ToyModel(), str(path))
+        else:
+            ShuffleNetV2(init_cfg=dict(type='Pretrained', checkpoint=str(path))).init_weights()
+    assert not marker.exists()
+
+
+def test_getattr_is_limited_to_history_buffer_statistics(tmp_path):
+    torch.save({'meta': AttributeWalk()}, tmp_path / 'walk.pth')
+    with pytest.raises(CheckpointError, match="getattr\\(HistoryBuffer, '__init__'\\)"):
+        safe_torch_load(str(tmp_path / 'walk.pth'))
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(CheckpointError, match='not found'):
+        safe_torch_load(str(tmp_path / 'nope.pth'))

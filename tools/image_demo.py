@@ -1,0 +1,55 @@
+"""Run a detector on one image, print its detections and draw them.
+
+Example:
+    python tools/image_demo.py demo.jpg configs/fcos_shufflenetv2_coco.py \
+        --weights work_dirs/fcos/epoch_12.pth --out-file demo_pred.jpg
+"""
+import argparse
+
+import mmcv
+from mmdet.apis import inference_detector, init_detector
+from mmdet.registry import VISUALIZERS
+from mmengine.config import DictAction
+
+import shufflenet_det  # noqa: F401  (registers the modules and the safe checkpoint loader)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('img', help='image file')
+    parser.add_argument('config', help='detector config file')
+    parser.add_argument('--weights', help='checkpoint; without one the detector is untrained')
+    parser.add_argument('--out-file', help='where to save the image with drawn detections')
+    parser.add_argument('--device', default='cpu', help='device, e.g. cpu or cuda:0')
+    parser.add_argument('--score-thr', type=float, default=0.3, help='score threshold')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    model = init_detector(args.config, args.weights, device=args.device,
+                          cfg_options=args.cfg_options)
+    result = inference_detector(model, args.img)
+    pred = result.pred_instances
+    keep = pred.scores >= args.score_thr
+    classes = model.dataset_meta.get('classes', [])
+    print(f'{args.img}: {int(keep.sum())} detections with score >= {args.score_thr} '
+          f'(of {len(pred)})')
+    for box, score, label in zip(pred.bboxes[keep], pred.scores[keep], pred.labels[keep]):
+        name = classes[label] if label < len(classes) else str(int(label))
+        print(f'  {name:>12s} {float(score):.3f} [{", ".join(f"{v:.1f}" for v in box.tolist())}]')
+    if args.out_file:
+        visualizer = VISUALIZERS.build(model.cfg.visualizer)
+        visualizer.dataset_meta = model.dataset_meta
+        image = mmcv.imconvert(mmcv.imread(args.img), 'bgr', 'rgb')
+        visualizer.add_datasample('result', image, data_sample=result, draw_gt=False,
+                                  show=False, out_file=args.out_file,
+                                  pred_score_thr=args.score_thr)
+        print(f'saved {args.out_file}')
+
+
+if __name__ == '__main__':
+    main()
