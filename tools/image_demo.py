@@ -33,16 +33,16 @@ def main() -> None:
     model = init_detector(args.config, args.weights, device=args.device,
                           cfg_options=args.cfg_options)
     result = inference_detector(model, args.img)
-    pred = result.pred_instances
-    keep = pred.scores >= args.score_thr
+    pred = result.pred_instances[result.pred_instances.scores >= args.score_thr]
     classes = model.dataset_meta.get('classes', [])
-    print(f'{args.img}: {int(keep.sum())} detections with score >= {args.score_thr} '
-          f'(of {len(pred)})')
-    for box, score, label in zip(pred.bboxes[keep], pred.scores[keep], pred.labels[keep]):
+    print(f'{args.img}: {len(pred)} detections with score >= {args.score_thr}'
+          f'{", the 10 best:" if len(pred) > 10 else ""}')
+    for box, score, label in zip(pred.bboxes[:10], pred.scores[:10], pred.labels[:10]):
         name = classes[label] if label < len(classes) else str(int(label))
-        print(f'  {name:>12s} {float(score):.3f} [{", ".join(f"{v:.1f}" for v in box.tolist())}]')
+        print(f'  {name:>14s} {float(score):.3f} '
+              f'[{", ".join(f"{v:.1f}" for v in box.tolist())}]')
     if args.out_file:
-        visualizer = VISUALIZERS.build(model.cfg.visualizer)
+        visualizer = VISUALIZERS.build(dict(model.cfg.visualizer, vis_backends=None))
         visualizer.dataset_meta = model.dataset_meta
         image = mmcv.imconvert(mmcv.imread(args.img), 'bgr', 'rgb')
         visualizer.add_datasample('result', image, data_sample=result, draw_gt=False,

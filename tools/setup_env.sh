@@ -6,10 +6,11 @@
 #   Point it at an existing virtual environment to install into that one instead.
 #
 # Environment knobs:
-#   TORCH_SPEC  the torch requirement (default torch==2.13.0). On a machine whose pip has no
-#               local CPU wheel, add `--index-url https://download.pytorch.org/whl/cpu` through
-#               PIP_INDEX_URL/PIP_EXTRA_INDEX_URL, or pip may fetch the multi-GB CUDA build.
-#   PYTHON      the interpreter that creates a new environment (default python3).
+#   TORCH_SPEC       the torch requirement (default torch==2.13.0).
+#   TORCH_INDEX_URL  the index torch comes from, e.g. https://download.pytorch.org/whl/cpu; without
+#                    it, on a machine whose pip has no local CPU wheel, pip fetches the multi-GB
+#                    CUDA build from PyPI.
+#   PYTHON           the interpreter that creates a new environment (default python3).
 #
 # A second run with unchanged requirements returns in well under a second: the environment
 # carries a stamp of the files that shaped it.
@@ -35,12 +36,13 @@ pip=("$venv/bin/python" -m pip install --disable-pip-version-check)
 
 log "installing build tools and $torch_spec"
 # mmcv 2.1.0's setup.py imports pkg_resources (removed in setuptools 81); torch wants >= 77.
-"${pip[@]}" -q "setuptools>=77,<81" wheel ninja "$torch_spec"
+"${pip[@]}" -q "setuptools>=77,<81" wheel ninja
+"${pip[@]}" -q ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} "$torch_spec"
 
 if "$venv/bin/python" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" 2>/dev/null; then
     log "mmcv 2.1.0 with ops already installed"
 else
-    log "installing mmcv 2.1.0 with C++ ops (a first build from source takes about 10 minutes;"
+    log "installing mmcv 2.1.0 with C++ ops (a first build from source takes a good many minutes;"
     log "pip caches the wheel, so later environments on this machine install it in seconds)"
     MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} "${pip[@]}" --no-build-isolation "mmcv==2.1.0"
 fi
