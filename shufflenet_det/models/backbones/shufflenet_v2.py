@@ -1,5 +1,5 @@
 """ShuffleNet V2 and its detection variant ShuffleNet V2* as MMDetection backbones."""
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -126,7 +126,10 @@ class ShuffleNetV2(BaseModule):
 
     Arguments, defaults and module names follow mmpretrain's ``ShuffleNetV2``, so configs and
     checkpoints of either work with the other. ``out_indices`` 0, 1, 2 select the outputs of
-    stage2, stage3, stage4 (strides 8, 16, 32); 3 selects the final 1x1 conv (stride 32).
+    stage2, stage3, stage4 (strides 8, 16, 32); 3 selects the final 1x1 conv ``layers[3]``
+    (stride 32), which is built only when selected (like NanoDet's ``with_last_conv=False``),
+    so a detector reading the stages carries no unused parameters. Its weights in a
+    checkpoint are skipped then.
 
     ``frozen_stages`` differs from mmpretrain in one point: the stem's BN is put in eval mode
     too, so its running statistics stay fixed like those of the frozen stages.
@@ -200,7 +203,8 @@ class ShuffleNetV2(BaseModule):
             ]
             self.layers.append(nn.Sequential(*units))
             in_channels = stage_channels
-        self.layers.append(ConvModule(in_channels, channels[3], 1, **common))
+        if 3 in self.out_indices:  # conv5: only built when asked for, as detectors skip it
+            self.layers.append(ConvModule(in_channels, channels[3], 1, **common))
 
     @property
     def out_channels(self) -> List[int]:

@@ -126,21 +126,19 @@ def _producer_permutations(stage_channels: Sequence[int]
     for side, inputs in enumerate((native_inputs, megvii_inputs)):
         for (producer, channel), fate in sorted(_fates(inputs).items()):
             groups[producer, fate][side].append(channel)
-    rows: Dict[str, List[int]] = defaultdict(list)
-    megvii_of: Dict[Label, Label] = {}
+    megvii_channel: Dict[Label, int] = {}
     for (producer, _), (native, megvii) in groups.items():
         if len(native) != len(megvii):
             raise CheckpointError('the Megvii and native unit layouts route channels '
                                   f'differently at {producer}; cannot convert exactly')
-        for n, m in zip(native, megvii):
-            megvii_of[producer, n] = (producer, m)
-    for producer in {p for p, _ in megvii_of}:
-        count = sum(1 for p, _ in megvii_of if p == producer)
-        rows[producer] = [megvii_of[producer, c][1] for c in range(count)]
+        megvii_channel.update({(producer, n): m for n, m in zip(native, megvii)})
+    rows: Dict[str, List[int]] = defaultdict(list)
+    for producer, channel in sorted(megvii_channel):
+        rows[producer].append(megvii_channel[producer, channel])
     cols = {}
     for consumer, labels in native_inputs.items():
         position = {label: k for k, label in enumerate(megvii_inputs[consumer])}
-        cols[consumer] = [position[megvii_of[label]] for label in labels]
+        cols[consumer] = [position[p, megvii_channel[p, c]] for p, c in labels]
     return rows, cols
 
 
@@ -325,16 +323,20 @@ def load_native_weights(backbone: ShuffleNetV2, state_dict: StateDict, source: s
 
     V2 weights may go into a V2* backbone: then, and only then, the ``extra_dw`` layers are
     missing, and they are set to identity (:func:`init_extra_dw_as_identity`) so V2* computes
-    what V2 computes. Any other missing, unexpected or mis-shaped key raises
-    :class:`CheckpointError` before anything is copied.
+    what V2 computes. conv5 weights (``layers.3``) are skipped when the backbone does not build
+    conv5. Any other missing, unexpected or mis-shaped key raises :class:`CheckpointError`
+    before anything is copied.
 
     Args:
         backbone (ShuffleNetV2): The backbone to fill.
         state_dict (dict): Native-layout weights (not modified).
         source (str): Where the weights came from, for messages.
     """
-    state_dict = dict(state_dict)
     expected = backbone.state_dict()
+    if 3 not in backbone.out_indices:  # conv5 is not built: its weights have no place
+        state_dict = {k: v for k, v in state_dict.items() if not k.startswith('layers.3.')}
+    else:
+        state_dict = dict(state_dict)
     optional = {k for k in expected if k.endswith('num_batches_tracked')}
     missing = sorted(set(expected) - set(state_dict) - optional)
     unexpected = sorted(set(state_dict) - set(expected))

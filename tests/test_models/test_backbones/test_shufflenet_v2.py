@@ -63,6 +63,11 @@ def test_output_channels_and_strides(width):
     assert [o.shape[2:] for o in outs] == [(8, 12), (4, 6), (2, 3), (2, 3)]
 
 
+def test_conv5_is_built_only_when_selected():
+    assert len(ShuffleNetV2(out_indices=(0, 1, 2)).layers) == 3
+    assert len(ShuffleNetV2(out_indices=(2, 3)).layers) == 4
+
+
 def test_module_names_follow_mmpretrain():
     keys = ShuffleNetV2().state_dict().keys()
     assert 'conv1.conv.weight' in keys and 'layers.3.bn.running_var' in keys

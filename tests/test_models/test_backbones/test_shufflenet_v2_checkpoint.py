@@ -8,9 +8,9 @@ from tests.reference_shufflenet import (MegviiShuffleNetV2, MmpretrainClassifier
                                         TorchvisionShuffleNetV2, randomize_bn)
 
 
-def pretrained(path, width=1.0, extra_dw=False, **kwargs):
-    backbone = ShuffleNetV2(widen_factor=width, extra_dw=extra_dw, init_cfg=dict(
-        type='Pretrained', checkpoint=str(path), **kwargs))
+def pretrained(path, width=1.0, extra_dw=False, out_indices=(3, ), **kwargs):
+    backbone = ShuffleNetV2(widen_factor=width, extra_dw=extra_dw, out_indices=out_indices,
+                            init_cfg=dict(type='Pretrained', checkpoint=str(path), **kwargs))
     backbone.init_weights()
     return backbone.eval()
 
@@ -57,6 +57,20 @@ def test_v2_weights_make_v2_star_compute_v2(tmp_path, kind):
     bn = star.layers[1][2].extra_dw.bn
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
     assert torch.equal(scale, torch.ones_like(scale))
+
+
+def test_detection_backbone_skips_conv5_weights(tmp_path):
+    torch.manual_seed(0)
+    ref = randomize_bn(TorchvisionShuffleNetV2(1.0)).eval()
+    torch.save(ref.state_dict(), tmp_path / 'tv.pth')
+    backbone = pretrained(tmp_path / 'tv.pth', 1.0, out_indices=(0, 1, 2))
+    assert len(backbone.layers) == 3
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        stage2 = ref.stage2(ref.maxpool(ref.conv1(x)))
+        stage4 = ref.stage4(ref.stage3(stage2))
+        outs = backbone(x)
+    assert (outs[0] - stage2).abs().max() < 1e-5 and (outs[2] - stage4).abs().max() < 1e-5
 
 
 def test_megvii_wider_than_half_is_refused_with_the_shape_difference(tmp_path):

@@ -1,0 +1,86 @@
+# NanoDet-m equivalent: ShuffleNetV2 1.0x (stages 2-4, LeakyReLU), LightPAN at 96 channels,
+# NanoDetHead (2 depthwise-separable convs per level, one shared 1x1 cls/reg output),
+# QFL + DFL + GIoU, ATSS, reg_max 7, strides 8/16/32, 320x320. NanoDet-m's recipe: SGD 0.14 at
+# batch 192, 280 epochs, steps at 240/260/275.
+_base_ = [
+    '_base_/datasets/coco_detection.py', '_base_/schedules/schedule_1x.py',
+    '_base_/default_runtime.py'
+]
+img_scale = (320, 320)
+
+model = dict(
+    type='GFL',
+    data_preprocessor=dict(
+        type='DetDataPreprocessor',
+        mean=[103.53, 116.28, 123.675],
+        std=[57.375, 57.12, 58.395],
+        bgr_to_rgb=False,
+        pad_size_divisor=32),
+    backbone=dict(
+        type='ShuffleNetV2',
+        widen_factor=1.0,
+        out_indices=(0, 1, 2),
+        act_cfg=dict(type='LeakyReLU', negative_slope=0.1)),
+    neck=dict(type='LightPAN', in_channels=[116, 232, 464], out_channels=96),
+    bbox_head=dict(
+        type='NanoDetHead',
+        num_classes=80,
+        in_channels=96,
+        feat_channels=96,
+        stacked_convs=2,
+        reg_max=7,
+        anchor_generator=dict(
+            type='AnchorGenerator',
+            ratios=[1.0],
+            octave_base_scale=5,
+            scales_per_octave=1,
+            strides=[8, 16, 32]),
+        loss_cls=dict(
+            type='QualityFocalLoss', use_sigmoid=True, beta=2.0, loss_weight=1.0),
+        loss_dfl=dict(type='DistributionFocalLoss', loss_weight=0.25),
+        loss_bbox=dict(type='GIoULoss', loss_weight=2.0)),
+    train_cfg=dict(
+        assigner=dict(type='ATSSAssigner', topk=9), allowed_border=-1, pos_weight=-1,
+        debug=False),
+    test_cfg=dict(
+        nms_pre=1000,
+        min_bbox_size=0,
+        score_thr=0.05,
+        nms=dict(type='nms', iou_threshold=0.6),
+        max_per_img=100))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='RandomAffine', max_rotate_degree=0, max_shear_degree=0,
+         scaling_ratio_range=(0.6, 1.4), max_translate_ratio=0.2, border=(0, 0)),
+    dict(type='Resize', scale=img_scale, keep_ratio=False),
+    dict(type='PhotoMetricDistortion', brightness_delta=32, contrast_range=(0.6, 1.4),
+         saturation_range=(0.5, 1.2), hue_delta=0),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='FilterAnnotations', min_gt_bbox_wh=(1, 1), keep_empty=False),
+    dict(type='PackDetInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=img_scale, keep_ratio=False),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='PackDetInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
+]
+train_dataloader = dict(batch_size=96, dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+max_epochs = 280
+train_cfg = dict(max_epochs=max_epochs, val_interval=10)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=300),
+    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True,
+         milestones=[240, 260, 275], gamma=0.1)
+]
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=0.14, momentum=0.9, weight_decay=0.0001),
+    clip_grad=dict(max_norm=35, norm_type=2))
+default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=3))
+auto_scale_lr = dict(enable=False, base_batch_size=192)

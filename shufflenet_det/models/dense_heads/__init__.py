@@ -1,0 +1,3 @@
+from .nanodet_head import NanoDetHead
+
+__all__ = ['NanoDetHead']

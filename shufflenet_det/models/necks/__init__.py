@@ -1,0 +1,3 @@
+from .light_pan import LightPAN
+
+__all__ = ['LightPAN']
