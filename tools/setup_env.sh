@@ -20,7 +20,8 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=${1:-${SHUFFLENET_DET_VENV:-$repo/.venv}}
 torch_spec=${TORCH_SPEC:-torch==2.13.0}
 stamp_file=$venv/.shufflenet_det_stamp
-stamp=$(cat "$repo/requirements.txt" "$repo/pyproject.toml" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-16)
+stamp=$( (cat "$repo/requirements.txt" "$repo/pyproject.toml" "${BASH_SOURCE[0]}"
+          echo "$torch_spec ${TORCH_INDEX_URL:-}") | sha256sum | cut -c1-16)
 
 if [[ -f $stamp_file && $(cat "$stamp_file") == "$stamp" ]]; then
     exit 0

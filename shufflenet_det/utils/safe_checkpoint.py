@@ -4,45 +4,70 @@
 checkpoint written by MMEngine's runner also holds a few harmless objects in ``meta`` and
 ``message_hub``; exactly those are allow-listed here, and nothing reachable beyond them.
 """
+import os
 import pickle
-from typing import Any, Callable, List, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 
+import mmengine.runner.checkpoint as mmengine_checkpoint
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import CheckpointLoader
+
+try:
+    from numpy._core import multiarray  # numpy >= 2
+except ImportError:  # numpy 1.x
+    from numpy.core import multiarray
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be loaded: unreadable, unsafe or mismatched."""
 
 
+class _UnpickledHistoryBuffer(HistoryBuffer):
+    """What a pickled ``HistoryBuffer`` is rebuilt as.
+
+    ``HistoryBuffer.__setstate__`` merges the file's statistics methods into a dict shared by
+    the class, so a file could change how every buffer in the process computes statistics.
+    This keeps only the buffer's data and becomes a plain ``HistoryBuffer``.
+    """
+    DATA_KEYS = ('max_length', '_log_history', '_count_history')
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update({k: state[k] for k in self.DATA_KEYS if k in state})
+        self.__class__ = HistoryBuffer
+        self._set_default_statistics()
+
+
 def _history_buffer_attribute(obj: Any, name: str) -> Any:
     """Stand-in for ``builtins.getattr`` while unpickling.
 
     MMEngine pickles each ``HistoryBuffer``'s statistics methods as
-    ``getattr(HistoryBuffer, 'min')`` and so on. Only those lookups are answered: a real
-    ``getattr`` would let a pickle walk from any allowed object to arbitrary modules.
+    ``getattr(HistoryBuffer, 'min')`` and so on. Only those lookups are answered (and the
+    answers are discarded by :class:`_UnpickledHistoryBuffer`): a real ``getattr`` would let a
+    pickle walk from any allowed object to arbitrary modules.
     """
-    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+    if obj is _UnpickledHistoryBuffer and name in ('min', 'max', 'current', 'mean'):
         return getattr(HistoryBuffer, name)
-    raise pickle.UnpicklingError(
-        f'getattr({getattr(obj, "__name__", type(obj).__name__)}, {name!r}) is not allowed')
+    owner = 'HistoryBuffer' if obj is _UnpickledHistoryBuffer else getattr(
+        obj, '__name__', type(obj).__name__)
+    raise pickle.UnpicklingError(f'getattr({owner}, {name!r}) is not allowed')
 
 
 def _numpy_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
     """NumPy objects that runner checkpoints pickle (arrays, scalars, dtypes)."""
-    reconstruct = np._core.multiarray._reconstruct  # numpy >= 2
-    scalar = np._core.multiarray.scalar
     allowed: List[Union[Callable, Tuple[Callable, str]]] = [np.ndarray, np.dtype]
     for module in ('numpy.core.multiarray', 'numpy._core.multiarray'):
-        allowed += [(reconstruct, f'{module}._reconstruct'), (scalar, f'{module}.scalar')]
+        allowed += [(multiarray._reconstruct, f'{module}._reconstruct'),
+                    (multiarray.scalar, f'{module}.scalar')]
     allowed += [type(np.dtype(code)) for code in '?bBhHiIlLqQefdgFDGSUV']
     return allowed
 
 
-SAFE_GLOBALS = [HistoryBuffer, (_history_buffer_attribute, 'builtins.getattr')] + _numpy_globals()
-
+SAFE_GLOBALS = [
+    (_UnpickledHistoryBuffer, 'mmengine.logging.history_buffer.HistoryBuffer'),
+    (_history_buffer_attribute, 'builtins.getattr'),
+] + _numpy_globals()
 
 # What torch's weights-only unpickler says when a file asks for more than data.
 UNSAFE_MARKERS = ('GLOBAL', 'not allowed', 'reduce', 'build', 'create new object')
@@ -59,7 +84,7 @@ def safe_torch_load(filename: str, map_location: Any = 'cpu') -> Any:
     """``torch.load`` with ``weights_only=True`` plus MMEngine's training-state objects.
 
     Args:
-        filename (str): Path of the checkpoint.
+        filename (str): Path of the checkpoint (a ``file://`` prefix is accepted).
         map_location: Passed to :func:`torch.load`. Default: 'cpu'.
 
     Returns:
@@ -69,6 +94,7 @@ def safe_torch_load(filename: str, map_location: Any = 'cpu') -> Any:
         CheckpointError: the file is missing, truncated, not a checkpoint, or asks for any
             object beyond the allow-list (its payload is never run).
     """
+    filename = str(filename).removeprefix('file://')
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             return torch.load(filename, map_location=map_location, weights_only=True)
@@ -84,16 +110,32 @@ def safe_torch_load(filename: str, map_location: Any = 'cpu') -> Any:
         raise CheckpointError(f'cannot read checkpoint {filename}: {reason}') from err
     except (RuntimeError, EOFError, ValueError, OSError) as err:
         raise CheckpointError(
-            f'cannot read checkpoint {filename}: the file is truncated, corrupt or not a '
-            f'PyTorch checkpoint ({type(err).__name__}: {err})') from err
+            f'cannot read checkpoint {filename} (truncated, corrupt or not a PyTorch '
+            f'checkpoint?): {type(err).__name__}: {err}') from err
 
 
-def _load_from_local(filename: str, map_location: Any) -> Any:
-    """MMEngine's loader for local paths, with :func:`safe_torch_load`."""
-    return safe_torch_load(filename.removeprefix('file://'), map_location)
+def _load_from_local(filename: str, map_location: Any = None) -> Any:
+    """MMEngine's loader for local paths, through :func:`safe_torch_load`."""
+    return safe_torch_load(filename, map_location)
+
+
+def _load_from_http(filename: str,
+                    map_location: Any = None,
+                    model_dir: Optional[str] = None) -> Any:
+    """MMEngine's loader for URLs: download into torch's hub cache, then load safely."""
+    model_dir = model_dir or os.path.join(torch.hub.get_dir(), 'checkpoints')
+    os.makedirs(model_dir, exist_ok=True)
+    cached = os.path.join(model_dir, os.path.basename(filename.split('?')[0]))
+    if not os.path.exists(cached):
+        torch.hub.download_url_to_file(filename, cached, progress=False)
+    return safe_torch_load(cached, map_location)
 
 
 def register_safe_checkpoint_loader() -> None:
-    """Make MMEngine load local checkpoints (``--resume``, ``load_from``, ``init_cfg``)
-    through :func:`safe_torch_load` instead of its own ``torch.load``."""
+    """Make MMEngine load checkpoints (``--resume``, ``load_from``, ``init_cfg``) through
+    :func:`safe_torch_load`: local paths, URLs, and the ``open-mmlab://``-style schemes that
+    MMEngine resolves to URLs (they call its module-level ``load_from_http``)."""
     CheckpointLoader.register_scheme(prefixes='', force=True)(_load_from_local)
+    CheckpointLoader.register_scheme(prefixes=('http://', 'https://'),
+                                     force=True)(_load_from_http)
+    mmengine_checkpoint.load_from_http = _load_from_http

@@ -1,6 +1,10 @@
 """Checkpoints load on torch >= 2.6 without unpickling arbitrary code."""
+import functools
+import http.server
 import os
+import threading
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -95,6 +99,43 @@ def test_getattr_is_limited_to_history_buffer_statistics(tmp_path):
     torch.save({'meta': AttributeWalk()}, tmp_path / 'walk.pth')
     with pytest.raises(CheckpointError, match="getattr\\(HistoryBuffer, '__init__'\\)"):
         safe_torch_load(str(tmp_path / 'walk.pth'))
+
+
+def statistics_swapping_buffer():
+    """A HistoryBuffer whose pickle would replace the 'mean' of every buffer by np.dtype."""
+    buffer = HistoryBuffer([1.0], [1], max_length=3)
+    state = dict(vars(buffer), statistics_methods={'mean': np.dtype})
+    buffer.__getstate__ = lambda: state
+    return buffer
+
+
+def test_loaded_history_buffer_cannot_change_other_buffers(tmp_path):
+    torch.save({'message_hub': statistics_swapping_buffer()}, tmp_path / 'swap.pth')
+    loaded = safe_torch_load(str(tmp_path / 'swap.pth'))['message_hub']
+    assert type(loaded) is HistoryBuffer and loaded.max_length == 3
+    assert HistoryBuffer._statistics_methods['mean'] is HistoryBuffer.mean
+    assert HistoryBuffer([2.0, 4.0], [1, 1]).mean() == 3.0
+
+
+def test_checkpoints_from_urls_are_loaded_safely(tmp_path, monkeypatch):
+    """http(s) checkpoints (and schemes MMEngine resolves to URLs) go through the same checks."""
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    serve = tmp_path / 'serve'
+    serve.mkdir()
+    torch.save({'state_dict': {'w': torch.ones(2)}}, serve / 'good.pth')
+    torch.save({'state_dict': {'w': Payload(tmp_path / 'payload_ran')}}, serve / 'evil.pth')
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(serve))
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f'http://127.0.0.1:{server.server_address[1]}'
+    try:
+        good = CheckpointLoader.load_checkpoint(f'{url}/good.pth')
+        assert torch.equal(good['state_dict']['w'], torch.ones(2))
+        with pytest.raises(CheckpointError, match='refusing to load'):
+            CheckpointLoader.load_checkpoint(f'{url}/evil.pth')
+    finally:
+        server.shutdown()
+    assert not (tmp_path / 'payload_ran').exists()
 
 
 def test_missing_file_is_named(tmp_path):

@@ -140,7 +140,8 @@ class ShuffleNetV2(BaseModule):
 
     Args:
         widen_factor (float): Width multiplier, one of 0.5, 1.0, 1.5, 2.0. Default: 1.0.
-        out_indices (Sequence[int]): Outputs to return, from 0 to 3. Default: (3, ).
+        out_indices (Sequence[int]): Outputs to return, from 0 to 3; they are returned in
+            increasing order. Default: (3, ).
         frozen_stages (int): Freeze the stem and the first ``frozen_stages`` entries of
             ``layers`` (parameters and BN statistics); -1 freezes nothing. Default: -1.
         extra_dw (bool): Build ShuffleNet V2*, with a 3x3 depthwise conv in front of the first
@@ -176,7 +177,7 @@ class ShuffleNetV2(BaseModule):
             raise ValueError('frozen_stages must be in range(-1, 4), '
                              f'but got {frozen_stages!r}')
         self.widen_factor = widen_factor
-        self.out_indices = tuple(out_indices)
+        self.out_indices = tuple(sorted(set(out_indices)))  # the order forward returns them
         self.frozen_stages = frozen_stages
         self.extra_dw = extra_dw
         self.norm_eval = norm_eval
@@ -205,6 +206,7 @@ class ShuffleNetV2(BaseModule):
             in_channels = stage_channels
         if 3 in self.out_indices:  # conv5: only built when asked for, as detectors skip it
             self.layers.append(ConvModule(in_channels, channels[3], 1, **common))
+        self._freeze_stages()  # before any optimizer or DDP wrapper sees the parameters
 
     @property
     def out_channels(self) -> List[int]:
@@ -224,15 +226,21 @@ class ShuffleNetV2(BaseModule):
 
     def init_weights(self) -> None:
         """Load ``init_cfg``'s pretrained weights strictly, or initialise from scratch."""
-        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
+        init_cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [self.init_cfg]
+        pretrained = [cfg for cfg in init_cfgs if cfg and cfg.get('type') == 'Pretrained']
+        if pretrained:
             # MMEngine's PretrainedInit loads with strict=False and only logs problems;
             # the backbone loads (and converts) its checkpoint itself and refuses any mismatch.
+            if len(init_cfgs) > 1 or 'checkpoint' not in pretrained[0]:
+                raise ValueError('ShuffleNetV2 takes a Pretrained init_cfg alone, as '
+                                 "dict(type='Pretrained', checkpoint=PATH, prefix=None), "
+                                 f'but got {self.init_cfg}')
             from .shufflenet_v2_checkpoint import load_shufflenet_v2_weights
             load_shufflenet_v2_weights(
                 self,
-                self.init_cfg['checkpoint'],
-                prefix=self.init_cfg.get('prefix'),
-                map_location=self.init_cfg.get('map_location', 'cpu'))
+                pretrained[0]['checkpoint'],
+                prefix=pretrained[0].get('prefix'),
+                map_location=pretrained[0].get('map_location', 'cpu'))
             self._is_init = True
             return
         super().init_weights()

@@ -19,14 +19,15 @@ from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.logging import MMLogger
+from mmengine.runner import CheckpointLoader
 
-from shufflenet_det.utils.safe_checkpoint import CheckpointError, safe_torch_load
+from shufflenet_det.utils.safe_checkpoint import CheckpointError
 from .shufflenet_v2 import ARCH_SETTINGS, STAGE_BLOCKS, STEM_CHANNELS, ShuffleNetV2
 
 StateDict = Dict[str, torch.Tensor]
 Label = Tuple[str, int]  # (producer, output channel)
 
-CLASSIFIER_PREFIXES = ('fc.', 'head.', 'module.classifier.')
+CLASSIFIER_PREFIXES = ('fc.', 'head.', 'classifier.')
 # torchvision's Sequential indices -> this project's ConvModule names.
 TORCHVISION_BRANCH = {
     'branch1': {'0': '0.conv', '1': '0.bn', '2': '1.conv', '3': '1.bn'},
@@ -42,7 +43,7 @@ MEGVII_BRANCH = {
 def detect_layout(state_dict: StateDict) -> str:
     """Name the layout of a ShuffleNet V2 state dict: native, torchvision or megvii."""
     keys = set(state_dict)
-    if any(k.startswith('module.first_conv.') for k in keys):
+    if any(k.startswith('first_conv.') for k in keys):
         return 'megvii'
     if any(k.startswith('stage2.') for k in keys) and 'conv1.0.weight' in keys:
         return 'torchvision'
@@ -52,7 +53,7 @@ def detect_layout(state_dict: StateDict) -> str:
     raise CheckpointError(
         'not a ShuffleNet V2 checkpoint in a known layout (expected torchvision '
         "'conv1.0.weight'/'stage2.*', mmpretrain 'backbone.conv1.conv.weight' or Megvii "
-        f"'module.first_conv.*' keys); found: {sample}")
+        f"'first_conv.*' keys); found: {sample}")
 
 
 def _rename_torchvision(state_dict: StateDict) -> StateDict:
@@ -145,7 +146,6 @@ def _producer_permutations(stage_channels: Sequence[int]
 def _rename_megvii(state_dict: StateDict) -> StateDict:
     renamed = {}
     for key, value in state_dict.items():
-        key = key.removeprefix('module.')
         if key.startswith('classifier.'):
             continue
         match = re.fullmatch(r'features\.(\d+)\.(branch_main|branch_proj)\.(\d+)\.(\w+)', key)
@@ -214,10 +214,11 @@ def extract_state_dict(checkpoint: object, prefix: Optional[str] = None) -> Stat
     """Take the weights out of a loaded checkpoint file.
 
     Args:
-        checkpoint: What :func:`safe_torch_load` returned: a state dict, or a dict holding one
+        checkpoint: The loaded file: a state dict, or a dict holding one
             under ``state_dict`` or ``model`` (MMEngine, mmpretrain and other trainers).
         prefix (str, optional): Keep only keys under this prefix and strip it, as MMEngine's
-            ``PretrainedInit`` does (``'backbone.'`` for a detector checkpoint). Default: None.
+            ``PretrainedInit`` does (``'backbone'`` for a detector checkpoint). Default: None.
+            A ``module.`` prefix shared by every key (DataParallel) is removed.
 
     Returns:
         dict: The state dict.
@@ -232,9 +233,12 @@ def extract_state_dict(checkpoint: object, prefix: Optional[str] = None) -> Stat
         raise CheckpointError('the checkpoint holds no state dict of tensors')
     state_dict = dict(checkpoint)
     if prefix:
+        prefix = prefix if prefix.endswith('.') else prefix + '.'
         state_dict = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
         if not state_dict:
             raise CheckpointError(f'the checkpoint has no keys under prefix {prefix!r}')
+    if all(k.startswith('module.') for k in state_dict):  # saved from (Distributed)DataParallel
+        state_dict = {k[len('module.'):]: v for k, v in state_dict.items()}
     return state_dict
 
 
@@ -307,14 +311,15 @@ def read_shufflenet_v2_checkpoint(filename: str,
     """Read a checkpoint file of any known layout and convert it to the native layout.
 
     Args:
-        filename (str): Checkpoint path.
+        filename (str): Checkpoint path or URL, read through MMEngine's ``CheckpointLoader``
+            with the project's safe loaders.
         prefix (str, optional): Prefix of the backbone's keys in the file. Default: None.
         map_location (str): Where to put the tensors. Default: 'cpu'.
 
     Returns:
         tuple[dict, str]: Native-layout weights and the layout the file was in.
     """
-    checkpoint = safe_torch_load(filename, map_location=map_location)
+    checkpoint = CheckpointLoader.load_checkpoint(filename, map_location=map_location)
     return convert_to_native(extract_state_dict(checkpoint, prefix))
 
 

@@ -10,6 +10,8 @@ from tests.reference_shufflenet import TorchvisionShuffleNetV2
 TORCHVISION_PARAMS = {0.5: 1_366_792, 1.0: 2_278_604, 1.5: 3_503_624, 2.0: 7_393_996}
 # The paper's complexity (multiply-adds at 224x224, Table 5), in millions.
 PAPER_MFLOPS = {0.5: 41, 1.0: 146, 1.5: 299, 2.0: 591}
+# ShuffleNetV2* (extra_dw=True) at 224x224 with the classifier, as the README states.
+V2_STAR_MFLOPS = {0.5: 42.9, 1.0: 149.8, 1.5: 302.8, 2.0: 592.8}
 STAGE_CHANNELS = {0.5: [48, 96, 192, 1024], 1.0: [116, 232, 464, 1024],
                   1.5: [176, 352, 704, 1024], 2.0: [244, 488, 976, 2048]}
 
@@ -46,13 +48,18 @@ def test_params_match_torchvision(width):
     assert count_params(TorchvisionShuffleNetV2(width)) == TORCHVISION_PARAMS[width]
 
 
+def classifier_multiply_adds(width, extra_dw=False):
+    backbone = ShuffleNetV2(widen_factor=width, extra_dw=extra_dw).eval()
+    fc = nn.Linear(backbone.arch_channels[3], 1000)
+    return count_multiply_adds(
+        nn.ModuleList([backbone, fc]), lambda x: fc(backbone(x)[0].mean([2, 3]))) / 1e6
+
+
 @pytest.mark.parametrize('width', [0.5, 1.0, 1.5, 2.0])
 def test_multiply_adds_match_paper(width):
-    backbone = ShuffleNetV2(widen_factor=width).eval()
-    fc = nn.Linear(backbone.arch_channels[3], 1000)
-    macs = count_multiply_adds(
-        nn.ModuleList([backbone, fc]), lambda x: fc(backbone(x)[0].mean([2, 3])))
-    assert abs(macs / 1e6 - PAPER_MFLOPS[width]) / PAPER_MFLOPS[width] < 0.02
+    macs = classifier_multiply_adds(width)
+    assert abs(macs - PAPER_MFLOPS[width]) / PAPER_MFLOPS[width] < 0.02
+    assert round(classifier_multiply_adds(width, extra_dw=True), 1) == V2_STAR_MFLOPS[width]
 
 
 @pytest.mark.parametrize('width', [0.5, 1.0, 1.5, 2.0])
@@ -61,6 +68,19 @@ def test_output_channels_and_strides(width):
     outs = backbone(torch.rand(2, 3, 64, 96))
     assert [o.shape[1] for o in outs] == STAGE_CHANNELS[width] == backbone.out_channels
     assert [o.shape[2:] for o in outs] == [(8, 12), (4, 6), (2, 3), (2, 3)]
+
+
+def test_out_indices_are_returned_in_order_with_matching_channels():
+    backbone = ShuffleNetV2(widen_factor=0.5, out_indices=(2, 0, 2))
+    outs = backbone(torch.rand(1, 3, 64, 64))
+    assert [o.shape[1] for o in outs] == backbone.out_channels == [48, 192]
+
+
+def test_frozen_stages_apply_before_train_is_called():
+    backbone = ShuffleNetV2(frozen_stages=1)
+    assert not any(p.requires_grad for p in backbone.conv1.parameters())
+    assert not any(p.requires_grad for p in backbone.layers[0].parameters())
+    assert all(p.requires_grad for p in backbone.layers[1].parameters())
 
 
 def test_conv5_is_built_only_when_selected():
@@ -120,7 +140,15 @@ def test_norm_eval_keeps_bn_in_eval_mode():
 
 
 @pytest.mark.parametrize('extra_dw', [False, True])
-def test_with_cp_gives_same_outputs_and_gradients(extra_dw):
+def test_with_cp_gives_same_outputs_and_gradients(extra_dw, monkeypatch):
+    calls = []
+    checkpoint = torch.utils.checkpoint.checkpoint
+
+    def counting_checkpoint(*args, **kwargs):
+        calls.append(kwargs.get('use_reentrant'))
+        return checkpoint(*args, **kwargs)
+
+    monkeypatch.setattr(torch.utils.checkpoint, 'checkpoint', counting_checkpoint)
     torch.manual_seed(0)
     plain = ShuffleNetV2(widen_factor=0.5, out_indices=(0, 1, 2, 3), extra_dw=extra_dw)
     plain.init_weights()
@@ -138,6 +166,7 @@ def test_with_cp_gives_same_outputs_and_gradients(extra_dw):
         grads.append([inp.grad] + [p.grad for p in model.parameters()])
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert calls == [False] * 16  # every unit of the checkpointed model, non-reentrant
 
 
 def test_extra_dw_sits_before_first_pointwise_conv_of_branch2():

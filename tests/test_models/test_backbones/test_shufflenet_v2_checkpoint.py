@@ -92,6 +92,22 @@ def test_prefix_selects_backbone_of_a_detector_checkpoint(tmp_path):
         assert_same_output(loaded, lambda x: source.eval()(x)[0])
 
 
+def test_prefix_without_dot_data_parallel_and_file_url(tmp_path):
+    torch.manual_seed(0)
+    ref = randomize_bn(TorchvisionShuffleNetV2(0.5)).eval()
+    torch.save({'state_dict': {f'model.module.{k}': v for k, v in ref.state_dict().items()}},
+               tmp_path / 'dp.pth')
+    loaded = pretrained(f'file://{tmp_path}/dp.pth', 0.5, prefix='model')
+    assert_same_output(loaded, ref.features)
+
+
+def test_pretrained_in_a_list_of_init_cfgs_is_refused(tmp_path):
+    backbone = ShuffleNetV2(init_cfg=[dict(type='Pretrained', checkpoint='x.pth'),
+                                      dict(type='Kaiming', layer='Conv2d')])
+    with pytest.raises(ValueError, match='Pretrained init_cfg alone'):
+        backbone.init_weights()
+
+
 def test_wrong_width_is_refused_and_nothing_is_loaded(tmp_path):
     path = tmp_path / 'tv.pth'
     save_reference('torchvision', 0.5, path)

@@ -1,0 +1,27 @@
+import torch
+import torch.nn as nn
+from mmcv.cnn import DepthwiseSeparableConvModule
+
+from shufflenet_det.models.dense_heads import NanoDetHead
+
+ANCHORS = dict(type='AnchorGenerator', ratios=[1.0], octave_base_scale=5,
+               scales_per_octave=1, strides=[8, 16, 32])
+
+
+def test_towers_are_per_level_with_one_shared_1x1_output():
+    head = NanoDetHead(num_classes=80, in_channels=96, feat_channels=96, reg_max=7,
+                       anchor_generator=ANCHORS)
+    head.init_weights()
+    assert len(head.towers) == len(head.out_convs) == 3
+    assert head.towers[0][0] is not head.towers[1][0]
+    for tower, out_conv in zip(head.towers, head.out_convs):
+        assert len(tower) == 2
+        assert all(isinstance(m, DepthwiseSeparableConvModule) for m in tower)
+        assert isinstance(tower[0].depthwise_conv.norm, nn.BatchNorm2d)
+        assert isinstance(tower[0].pointwise_conv.activate, nn.LeakyReLU)
+        assert out_conv.kernel_size == (1, 1) and out_conv.out_channels == 80 + 4 * 8
+        assert torch.allclose(out_conv.bias[:80], torch.full((80, ), -4.595), atol=1e-3)
+    feats = [torch.rand(2, 96, s, s) for s in (40, 20, 10)]
+    cls_scores, bbox_preds = head(feats)
+    assert [c.shape for c in cls_scores] == [(2, 80, s, s) for s in (40, 20, 10)]
+    assert [b.shape for b in bbox_preds] == [(2, 32, s, s) for s in (40, 20, 10)]

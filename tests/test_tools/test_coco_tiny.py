@@ -1,0 +1,75 @@
+"""Real COCO data: short FCOS and NanoDet-style runs on coco_tiny must learn (overfitting check).
+
+Uses ../shared/data/coco_tiny (80 real COCO train2017 images: category ids with gaps, crowd
+boxes); skipped where it is absent. Each run: at most 400 iterations at 320x320 from scratch,
+then tools/test.py on the same training images.
+"""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).parents[2]
+COCO_TINY = REPO.parent / 'shared/data/coco_tiny'
+
+OVERRIDES = '''
+_base_ = '{base}'
+data_root = '{root}/'
+img_scale = (320, 320)
+pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Resize', scale=img_scale, keep_ratio={keep_ratio}),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=img_scale, keep_ratio={keep_ratio}),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='PackDetInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
+]
+split = dict(data_root=data_root, ann_file='annotations/instances_train2017.json',
+             data_prefix=dict(img='train2017/'))
+train_dataloader = dict(batch_size=8, num_workers=2, dataset=dict(
+    **split, filter_cfg=dict(filter_empty_gt=True, min_size=0), pipeline=pipeline))
+test_dataloader = dict(batch_size=8, dataset=dict(**split, pipeline=test_pipeline))
+test_evaluator = dict(ann_file=data_root + 'annotations/instances_train2017.json')
+val_dataloader = None
+val_cfg = None
+val_evaluator = None
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters={iters})
+param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50)]
+optim_wrapper = dict(_delete_=True, type='OptimWrapper',
+                     optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05),
+                     clip_grad=dict(max_norm=35, norm_type=2))
+default_hooks = dict(checkpoint=dict(interval={iters}, by_epoch=False),
+                     logger=dict(interval=50))
+log_processor = dict(by_epoch=False)
+'''
+
+
+@pytest.mark.skipif(not COCO_TINY.exists(), reason='../shared/data/coco_tiny is not here')
+@pytest.mark.parametrize('config, keep_ratio', [
+    ('fcos_shufflenetv2_coco.py', True),
+    ('nanodet_shufflenetv2_lightpan_320_coco.py', False),
+])
+def test_short_training_on_coco_tiny_learns(tmp_path, config, keep_ratio):
+    iters = 400
+    cfg = tmp_path / f'tiny_{config}'
+    cfg.write_text(OVERRIDES.format(base=REPO / 'configs' / config, root=COCO_TINY,
+                                    keep_ratio=keep_ratio, iters=iters))
+    work_dir = tmp_path / 'work'
+    train = subprocess.run([sys.executable, 'tools/train.py', str(cfg), '--work-dir',
+                            str(work_dir)], capture_output=True, text=True, cwd=REPO)
+    assert train.returncode == 0, train.stderr[-3000:]
+    test = subprocess.run([sys.executable, 'tools/test.py', str(cfg),
+                           str(work_dir / f'iter_{iters}.pth'), '--work-dir', str(work_dir)],
+                          capture_output=True, text=True, cwd=REPO)
+    assert test.returncode == 0, test.stderr[-3000:]
+    match = re.search(r'coco/bbox_mAP: (\d+\.\d+)', test.stdout + test.stderr)
+    assert match, test.stdout[-3000:]
+    assert float(match.group(1)) >= 0.03, f'bbox mAP {match.group(1)} after {iters} iterations'

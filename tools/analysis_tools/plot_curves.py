@@ -1,0 +1,80 @@
+"""Plot a training run's losses and validation mAP over iterations into one PNG.
+
+Example:
+    python tools/analysis_tools/plot_curves.py work_dirs/fcos_shufflenetv2_coco --out curves.png
+The argument is a work dir (its newest run is used), a run dir, or a vis_data/scalars.json file.
+"""
+import argparse
+import json
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+
+Series = Dict[str, List[Tuple[int, float]]]
+
+
+def find_scalars(path: Path) -> Path:
+    """The ``scalars.json`` of a run: ``path`` itself, or the newest one below it."""
+    if path.is_file():
+        return path
+    found = sorted(path.glob('**/vis_data/scalars.json'), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise SystemExit(f'error: no vis_data/scalars.json under {path}; is it a work dir?')
+    return found[-1]
+
+
+def read_scalars(scalars: Path) -> Tuple[Series, Series]:
+    """Training losses and validation metrics, each keyed by name, against iteration."""
+    losses: Series = {}
+    metrics: Series = {}
+    last_iter = 0
+    for line in scalars.read_text().splitlines():
+        record = json.loads(line)
+        if 'iter' in record or 'loss' in record:  # a training log record
+            last_iter = int(record.get('iter', record['step']))
+            for key, value in record.items():
+                if key.startswith('loss'):
+                    losses.setdefault(key, []).append((last_iter, value))
+        else:  # validation: plotted at the iteration it followed
+            for key, value in record.items():
+                if key.endswith('mAP') or key.endswith('mAP_50'):
+                    metrics.setdefault(key, []).append((last_iter, value))
+    return losses, metrics
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('run', type=Path, help='work dir, run dir or scalars.json')
+    parser.add_argument('--out', default='curves.png', help='PNG to write')
+    args = parser.parse_args()
+
+    scalars = find_scalars(args.run)
+    losses, metrics = read_scalars(scalars)
+    if not losses:
+        raise SystemExit(f'error: {scalars} holds no training losses')
+    fig, (ax_loss, ax_map) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for name, points in sorted(losses.items()):
+        ax_loss.plot(*zip(*points), label=name, linewidth=1.5 if name == 'loss' else 0.8)
+    ax_loss.set(title='training loss', xlabel='iteration', ylabel='loss')
+    ax_loss.legend()
+    for name, points in sorted(metrics.items()):
+        ax_map.plot(*zip(*points), marker='o', label=name)
+    ax_map.set(title='validation', xlabel='iteration', ylabel='mAP')
+    if metrics:
+        ax_map.legend()
+    else:
+        ax_map.text(0.5, 0.5, 'no validation in this run', ha='center', transform=ax_map.transAxes)
+    fig.suptitle(str(scalars.parent.parent.name))
+    fig.tight_layout()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.out, dpi=100)
+    print(f'wrote {args.out} from {scalars}')
+
+
+if __name__ == '__main__':
+    main()
