@@ -2,7 +2,9 @@
 # VENV=/path/to/env points them at another virtual environment.
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
-DEMO_DIR := work_dirs/demo
+SHAPES := data/shapes
+SHAPES_CONFIG := configs/nanodet_shufflenetv2_lightpan_shapes.py
+DEMO_DIR := work_dirs/shapes_demo
 
 .PHONY: env test demo
 
@@ -12,7 +14,14 @@ env:
 test: env
 	$(PYTHON) -m pytest tests
 
-demo: env
-	$(PYTHON) tools/misc/make_demo_image.py $(DEMO_DIR)/shapes.jpg
-	$(PYTHON) tools/image_demo.py $(DEMO_DIR)/shapes.jpg configs/fcos_shufflenetv2_coco.py \
-		--out-file $(DEMO_DIR)/shapes_pred.jpg
+# Train the NanoDet-style detector on a generated dataset, evaluate it, plot and draw.
+demo: env $(SHAPES)/annotations/instances_val.json
+	$(PYTHON) tools/train.py $(SHAPES_CONFIG) --work-dir $(DEMO_DIR)
+	$(PYTHON) tools/test.py $(SHAPES_CONFIG) $$(cat $(DEMO_DIR)/last_checkpoint) \
+		--work-dir $(DEMO_DIR) --classwise --show-dir vis
+	$(PYTHON) tools/analysis_tools/plot_curves.py $(DEMO_DIR) --out $(DEMO_DIR)/curves.png
+	$(PYTHON) tools/image_demo.py $(SHAPES)/val/000001.jpg $(SHAPES_CONFIG) \
+		--weights $$(cat $(DEMO_DIR)/last_checkpoint) --out-file $(DEMO_DIR)/000001_pred.jpg
+
+$(SHAPES)/annotations/instances_val.json: | env
+	$(PYTHON) tools/misc/make_synthetic_coco.py $(SHAPES) --train 800 --val 100

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mmengine
 import pytest
 
 REPO = Path(__file__).parents[2]
@@ -66,10 +67,15 @@ def test_short_training_on_coco_tiny_learns(tmp_path, config, keep_ratio):
     train = subprocess.run([sys.executable, 'tools/train.py', str(cfg), '--work-dir',
                             str(work_dir)], capture_output=True, text=True, cwd=REPO)
     assert train.returncode == 0, train.stderr[-3000:]
+    out = tmp_path / 'results.pkl'
     test = subprocess.run([sys.executable, 'tools/test.py', str(cfg),
-                           str(work_dir / f'iter_{iters}.pth'), '--work-dir', str(work_dir)],
+                           str(work_dir / f'iter_{iters}.pth'), '--work-dir', str(work_dir),
+                           '--out', str(out), '--show-dir', 'vis'],
                           capture_output=True, text=True, cwd=REPO)
     assert test.returncode == 0, test.stderr[-3000:]
     match = re.search(r'coco/bbox_mAP: (\d+\.\d+)', test.stdout + test.stderr)
     assert match, test.stdout[-3000:]
     assert float(match.group(1)) >= 0.03, f'bbox mAP {match.group(1)} after {iters} iterations'
+    results = mmengine.load(out)
+    assert len(results) == 80 and len(results[0]['pred_instances']['bboxes']) > 0
+    assert len(list(work_dir.glob('*/vis/*.jpg'))) == 80

@@ -1,4 +1,5 @@
 """tools/train.py and tools/test.py end to end on the generated shapes dataset."""
+import os
 import re
 import subprocess
 import sys
@@ -64,6 +65,10 @@ def test_train_resume_and_test(shapes, tmp_path):
     drawn = list((tmp_path / 'test').glob('*/vis/*.jpg'))
     assert len(drawn) == 4
 
+    png = tmp_path / 'curves.png'
+    result = run('tools/analysis_tools/plot_curves.py', work_dir, '--out', png)
+    assert png.stat().st_size > 10_000 and 'scalars.json' in result.stdout
+
 
 def test_amp_on_cpu_is_one_clear_sentence(shapes, tmp_path):
     result = run('tools/train.py', CONFIG, '--amp', '--work-dir', tmp_path,
@@ -73,15 +78,20 @@ def test_amp_on_cpu_is_one_clear_sentence(shapes, tmp_path):
                                      'does not run on CPU); train without --amp.')
 
 
-def test_distributed_training_on_cpu(shapes, tmp_path):
-    """Two gloo processes train; rank 0 alone writes the checkpoint."""
+def test_distributed_training_and_testing_on_cpu(shapes, tmp_path):
+    """Two gloo processes train (rank 0 alone writes the checkpoint), then test together."""
     work_dir = tmp_path / 'dist'
-    result = subprocess.run(
+    env = {**os.environ, 'PYTHON': sys.executable, 'PORT': '29517'}
+    train = subprocess.run(
         ['bash', 'tools/dist_train.sh', str(CONFIG), '2', '--work-dir', str(work_dir),
-         *shapes_options(shapes, 1)],
-        capture_output=True, text=True, cwd=REPO,
-        env={**__import__('os').environ, 'PYTHON': sys.executable, 'PORT': '29517'})
-    assert result.returncode == 0, result.stderr[-3000:]
-    log = result.stdout + result.stderr
-    assert 'world_size: 2' in log or 'Distributed launcher: pytorch' in log
+         *shapes_options(shapes, 1)], capture_output=True, text=True, cwd=REPO, env=env)
+    assert train.returncode == 0, train.stderr[-3000:]  # torchrun: every rank exited 0
+    assert 'Distributed launcher: pytorch' in train.stdout + train.stderr
     assert sorted(p.name for p in work_dir.glob('*.pth')) == ['epoch_1.pth']
+
+    test = subprocess.run(
+        ['bash', 'tools/dist_test.sh', str(CONFIG), str(work_dir / 'epoch_1.pth'), '2',
+         '--work-dir', str(work_dir), *shapes_options(shapes, 1),
+         'model.test_cfg.score_thr=0.0'], capture_output=True, text=True, cwd=REPO, env=env)
+    assert test.returncode == 0, test.stderr[-3000:]
+    assert 'coco/bbox_mAP:' in test.stdout + test.stderr  # results gathered from both ranks

@@ -64,7 +64,7 @@ def main() -> None:
     ax_loss.legend()
     for name, points in sorted(metrics.items()):
         ax_map.plot(*zip(*points), marker='o', label=name)
-    ax_map.set(title='validation', xlabel='iteration', ylabel='mAP')
+    ax_map.set(title='validation', xlabel='iteration', ylabel='mAP', ylim=(0, 1))
     if metrics:
         ax_map.legend()
     else:

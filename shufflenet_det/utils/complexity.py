@@ -1,0 +1,90 @@
+"""Build a detector from a config and measure its size and CPU latency."""
+import statistics
+import time
+from typing import Dict, Optional, Tuple
+
+import torch
+from mmengine.analysis import get_model_complexity_info
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.structures import InstanceData
+
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
+
+
+def build_detector(config: str, cfg_options: Optional[dict] = None) -> Tuple[Config, torch.nn.Module]:
+    """Build (and initialise) the detector of a config file, in eval mode.
+
+    Args:
+        config (str): Config file path.
+        cfg_options (dict, optional): Overrides merged into the config. Default: None.
+
+    Returns:
+        tuple: The config and the detector.
+    """
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return cfg, model.eval()
+
+
+def input_size(cfg: Config) -> Tuple[int, int]:
+    """The (height, width) a config's test pipeline resizes to (its ``img_scale``)."""
+    width, height = cfg.get('img_scale', (640, 640))
+    return height, width
+
+
+def complexity(model: torch.nn.Module, size: Tuple[int, int]) -> Dict[str, float]:
+    """Parameters and multiply-adds (MMEngine's counter) of the network, post-processing aside.
+
+    Args:
+        model (nn.Module): A detector.
+        size (tuple[int, int]): Input height and width.
+
+    Returns:
+        dict: ``params`` and ``flops`` (multiply-adds, MMEngine's convention).
+    """
+    forward = model.forward
+    model.forward = model._forward  # backbone, neck and head: what the counter can trace
+    try:
+        info = get_model_complexity_info(model, inputs=(torch.rand(1, 3, *size), ),
+                                         show_table=False, show_arch=False)
+    finally:
+        model.forward = forward
+    return dict(params=info['params'], flops=info['flops'])
+
+
+def end_to_end_batch(size: Tuple[int, int], batch_size: int = 1) -> dict:
+    """A batch as the test dataloader yields it: uint8 images and their meta information."""
+    height, width = size
+    samples = []
+    for _ in range(batch_size):
+        sample = DetDataSample(metainfo=dict(img_shape=size, ori_shape=size,
+                                             scale_factor=(1.0, 1.0), pad_shape=size))
+        sample.gt_instances = InstanceData(bboxes=torch.zeros(0, 4),
+                                           labels=torch.zeros(0, dtype=torch.long))
+        samples.append(sample)
+    images = [torch.randint(0, 256, (3, height, width), dtype=torch.uint8)
+              for _ in range(batch_size)]
+    return dict(inputs=images, data_samples=samples)
+
+
+@torch.no_grad()
+def end_to_end_latency(model: torch.nn.Module, size: Tuple[int, int], repeats: int = 20,
+                       warmup: int = 5) -> Tuple[float, float]:
+    """Median and interquartile range (seconds) of ``model.test_step`` on one image:
+    normalisation, network and post-processing (decoding, NMS)."""
+    data = end_to_end_batch(size)
+    for _ in range(warmup):
+        model.test_step(data)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.test_step(data)
+        times.append(time.perf_counter() - start)
+    quartiles = statistics.quantiles(times, n=4)
+    return statistics.median(times), quartiles[2] - quartiles[0]

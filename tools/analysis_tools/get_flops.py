@@ -1,0 +1,41 @@
+"""Parameters and FLOPs of a detector config at any input size.
+
+FLOPs here are multiply-adds as MMEngine's counter reports them (convolutions, linear layers,
+BN, upsampling; post-processing excluded). NanoDet's and many papers' "FLOPs" are twice that.
+
+Example:
+    python tools/analysis_tools/get_flops.py configs/nanodet_shufflenetv2_lightpan_320_coco.py
+    python tools/analysis_tools/get_flops.py CONFIG --shape 416 416
+"""
+import argparse
+
+from mmengine.config import DictAction
+
+import shufflenet_det  # noqa: F401
+from shufflenet_det.utils.complexity import build_detector, complexity, input_size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config', help='config file')
+    parser.add_argument('--shape', type=int, nargs='+', metavar='SIZE',
+                        help="input size: H W, or one number for a square (default: the "
+                        "config's img_scale)")
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
+    args = parser.parse_args()
+    cfg, model = build_detector(args.config, args.cfg_options)
+    if args.shape:
+        if len(args.shape) > 2:
+            parser.error(f'--shape takes 1 or 2 numbers, got {args.shape}')
+        size = (args.shape[0], args.shape[-1])
+    else:
+        size = input_size(cfg)
+    info = complexity(model, size)
+    print(f'{args.config}\ninput: {size[0]}x{size[1]}\nparams: {info["params"] / 1e6:.3f} M\n'
+          f'FLOPs (multiply-adds): {info["flops"] / 1e9:.3f} G')
+
+
+if __name__ == '__main__':
+    main()
