@@ -13,7 +13,8 @@ from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 
 
-def build_detector(config: str, cfg_options: Optional[dict] = None) -> Tuple[Config, torch.nn.Module]:
+def build_detector(config: str,
+                   cfg_options: Optional[dict] = None) -> Tuple[Config, torch.nn.Module]:
     """Build (and initialise) the detector of a config file, in eval mode.
 
     Args:

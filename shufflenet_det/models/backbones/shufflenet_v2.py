@@ -24,19 +24,22 @@ STEM_CHANNELS = 24
 STAGE_BLOCKS = (4, 8, 4)
 
 
-def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
-    """Interleave the channels of ``groups`` equal groups.
+def concat_shuffle(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """Concatenate two halves along channels and shuffle them with 2 groups, in one copy.
+
+    Equivalent to ``channel_shuffle(torch.cat((first, second), 1), groups=2)``: output channel
+    ``2i`` is ``first[:, i]`` and ``2i + 1`` is ``second[:, i]``. Stacking the halves on a new
+    axis writes them interleaved directly, instead of a concatenation followed by a transposed
+    copy.
 
     Args:
-        x (Tensor): Input of shape (N, C, H, W); C must be divisible by ``groups``.
-        groups (int): Number of groups.
+        first (Tensor): First half, shape (N, C, H, W).
+        second (Tensor): Second half, same shape.
 
     Returns:
-        Tensor: The shuffled tensor, same shape as ``x``.
+        Tensor: Shape (N, 2C, H, W).
     """
-    batch, channels, height, width = x.shape
-    x = x.view(batch, groups, channels // groups, height, width)
-    return x.transpose(1, 2).reshape(batch, channels, height, width)
+    return torch.stack((first, second), dim=2).flatten(1, 2)
 
 
 class InvertedResidual(BaseModule):
@@ -109,11 +112,9 @@ class InvertedResidual(BaseModule):
 
         def _inner_forward(x: torch.Tensor) -> torch.Tensor:
             if self.stride == 2:
-                out = torch.cat((self.branch1(x), self._branch2(x)), dim=1)
-            else:
-                x1, x2 = x.chunk(2, dim=1)
-                out = torch.cat((x1, self._branch2(x2)), dim=1)
-            return channel_shuffle(out, 2)
+                return concat_shuffle(self.branch1(x), self._branch2(x))
+            x1, x2 = x.chunk(2, dim=1)
+            return concat_shuffle(x1, self._branch2(x2))
 
         if self.with_cp and x.requires_grad:
             return cp.checkpoint(_inner_forward, x, use_reentrant=False)

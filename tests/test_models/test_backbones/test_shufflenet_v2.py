@@ -3,7 +3,7 @@ import torch
 import torch.nn as nn
 
 from shufflenet_det.models.backbones import InvertedResidual, ShuffleNetV2
-from shufflenet_det.models.backbones.shufflenet_v2 import channel_shuffle
+from shufflenet_det.models.backbones.shufflenet_v2 import concat_shuffle
 from tests.reference_shufflenet import TorchvisionShuffleNetV2
 
 # torchvision's shufflenet_v2_x{0_5,1_0,1_5,2_0} parameter counts, 1000-class fc included.
@@ -107,9 +107,15 @@ def test_invalid_arguments_name_the_value(kwargs, bad):
         ShuffleNetV2(**kwargs)
 
 
-def test_channel_shuffle_interleaves_groups():
+@pytest.mark.parametrize('memory_format', [torch.contiguous_format, torch.channels_last])
+def test_concat_shuffle_is_concatenation_then_channel_shuffle(memory_format):
+    a = torch.rand(2, 5, 3, 4).to(memory_format=memory_format)
+    b = torch.rand(2, 5, 3, 4).to(memory_format=memory_format)
+    out = concat_shuffle(a, b)
+    reference = torch.cat((a, b), 1).view(2, 2, 5, 3, 4).transpose(1, 2).reshape(2, 10, 3, 4)
+    assert torch.equal(out, reference)
     x = torch.arange(6.).view(1, 6, 1, 1)
-    assert channel_shuffle(x, 2).flatten().tolist() == [0, 3, 1, 4, 2, 5]
+    assert concat_shuffle(x[:, :3], x[:, 3:]).flatten().tolist() == [0, 3, 1, 4, 2, 5]
 
 
 @pytest.mark.parametrize('frozen_stages', [0, 1, 3])

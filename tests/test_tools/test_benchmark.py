@@ -1,0 +1,30 @@
+"""The benchmark script runs and reports every contender (a smoke test: speed is not tested)."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).parents[2]
+
+
+def test_benchmark_reports_backbones_and_detectors(tmp_path):
+    result = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/benchmark.py', '--sizes', '64', '--batches', '1',
+         '2', '--repeats', '2', '--warmup', '0', '--threads', '1', '--fpn-size', '96',
+         '--configs', 'configs/retinanet_shufflenetv2_fpn_1x_coco.py', '--json',
+         str(tmp_path / 'b.json'), '--markdown', str(tmp_path / 'b.md')],
+        capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / 'b.json').read_text())
+    assert report['threads'] == 1 and report['matmul_peak_gflops'] > 0
+    rows = report['rows']
+    backbone = [r for r in rows if r['group'] == 'backbone']
+    detector = [r for r in rows if r['group'] == 'retinanet_shufflenetv2_fpn_1x_coco']
+    assert len(backbone) == 3 * 2 and len(detector) == 3 * 2 * 2  # FPN adds the 96 size
+    assert {r['size'] for r in detector} == {64, 96}
+    for row in rows:
+        assert row['median_ms'] > 0 and row['gflops_per_s'] > 0 and 0 < row['peak_fraction']
+    ref = [r for r in backbone if r['name'].startswith('reference')]
+    assert all(r['speedup_vs_reference'] == 1.0 for r in ref)
+    table = (tmp_path / 'b.md').read_text()
+    assert table.count('\n| ') == len(rows) + 1 and 'matmul peak' in table

@@ -1,0 +1,233 @@
+"""CPU speed of the backbone and the detectors, measured side by side in one run.
+
+Times, interleaved round by round so that machine noise hits every contender alike:
+
+- backbones: a plain-PyTorch ShuffleNetV2 in torchvision's layout (written here, the
+  reference), this project's ``ShuffleNetV2`` as trained, and the same after
+  ``optimize_for_inference`` (BN folded, channels-last; ``--compile`` adds torch.compile);
+- detectors (``--configs``): end to end (uint8 image tensor in, boxes out: normalisation,
+  network, decoding, NMS) as trained and on the fast path, and the fast network forward alone,
+  whose share of the end-to-end time shows what post-processing costs.
+
+Each entry reports median and interquartile range, the ratio to its reference, achieved
+GFLOP/s (2 x multiply-adds of the network / time) and that rate as a fraction of this
+machine's float32 matrix-multiply peak, measured in the same run.
+
+Example:
+    python tools/analysis_tools/benchmark.py \
+        --configs configs/nanodet_shufflenetv2_lightpan_320_coco.py --json b.json --markdown b.md
+"""
+import argparse
+import copy
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Callable, Dict, List
+
+import torch
+import torch.nn as nn
+from mmengine.analysis import get_model_complexity_info
+
+import shufflenet_det  # noqa: F401
+from shufflenet_det.apis import optimize_for_inference
+from shufflenet_det.models.backbones import ShuffleNetV2
+from shufflenet_det.utils.complexity import build_detector, end_to_end_batch
+
+CHANNELS = {0.5: (48, 96, 192, 1024), 1.0: (116, 232, 464, 1024),
+            1.5: (176, 352, 704, 1024), 2.0: (244, 488, 976, 2048)}
+
+
+class PlainUnit(nn.Module):
+    """torchvision's ShuffleNetV2 unit: cat, then shuffle by view-transpose-reshape."""
+
+    def __init__(self, inp: int, oup: int, stride: int) -> None:
+        super().__init__()
+        half = oup // 2
+        self.stride = stride
+        if stride == 2:
+            self.branch1 = nn.Sequential(
+                nn.Conv2d(inp, inp, 3, 2, 1, groups=inp, bias=False), nn.BatchNorm2d(inp),
+                nn.Conv2d(inp, half, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU(True))
+        branch_in = inp if stride == 2 else half
+        self.branch2 = nn.Sequential(
+            nn.Conv2d(branch_in, half, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU(True),
+            nn.Conv2d(half, half, 3, stride, 1, groups=half, bias=False), nn.BatchNorm2d(half),
+            nn.Conv2d(half, half, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU(True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == 2:
+            out = torch.cat((self.branch1(x), self.branch2(x)), 1)
+        else:
+            x1, x2 = x.chunk(2, 1)
+            out = torch.cat((x1, self.branch2(x2)), 1)
+        n, c, h, w = out.shape
+        return out.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
+def plain_shufflenet_v2(width: float) -> nn.Module:
+    """The reference: ShuffleNetV2 features (up to conv5) as torchvision writes them."""
+    c2, c3, c4, c5 = CHANNELS[width]
+    layers: List[nn.Module] = [
+        nn.Conv2d(3, 24, 3, 2, 1, bias=False), nn.BatchNorm2d(24), nn.ReLU(True),
+        nn.MaxPool2d(3, 2, 1)]
+    inp = 24
+    for oup, repeats in zip((c2, c3, c4), (4, 8, 4)):
+        layers += [PlainUnit(inp, oup, 2)] + [PlainUnit(oup, oup, 1) for _ in range(repeats - 1)]
+        inp = oup
+    layers += [nn.Conv2d(inp, c5, 1, bias=False), nn.BatchNorm2d(c5), nn.ReLU(True)]
+    return nn.Sequential(*layers).eval()
+
+
+def matmul_peak_gflops(size: int = 1024, repeats: int = 10) -> float:
+    """Best float32 matrix-multiply rate of this machine with the current thread count."""
+    a, b = torch.rand(size, size), torch.rand(size, size)
+    torch.mm(a, b)
+    best = min(_timed(lambda: torch.mm(a, b)) for _ in range(repeats))
+    return 2 * size**3 / best / 1e9
+
+
+def _timed(fn: Callable) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def time_interleaved(contenders: Dict[str, Callable], repeats: int,
+                     warmup: int) -> Dict[str, List[float]]:
+    """Run each contender once per round, ``warmup`` untimed rounds then ``repeats`` timed."""
+    for _ in range(warmup):
+        for fn in contenders.values():
+            fn()
+    times: Dict[str, List[float]] = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, fn in contenders.items():
+            times[name].append(_timed(fn))
+    return times
+
+
+def multiply_adds(model: nn.Module, x: torch.Tensor) -> float:
+    return get_model_complexity_info(model, inputs=(x, ), show_table=False,
+                                     show_arch=False)['flops']
+
+
+def summarize(group: str, times: Dict[str, List[float]], reference: str, macs: float,
+              peak: float, **fields) -> List[dict]:
+    rows = []
+    ref_median = statistics.median(times[reference])
+    for name, values in times.items():
+        q1, _, q3 = statistics.quantiles(values, n=4)
+        median = statistics.median(values)
+        rate = 2 * macs / median / 1e9 if macs else None
+        rows.append(dict(group=group, name=name, **fields, median_ms=median * 1e3,
+                         iqr_ms=(q3 - q1) * 1e3, speedup_vs_reference=ref_median / median,
+                         reference=reference, gflops_per_s=rate,
+                         peak_fraction=rate / peak if rate else None))
+    return rows
+
+
+@torch.no_grad()
+def bench_backbones(width: float, sizes: List[int], batches: List[int], args,
+                    peak: float) -> List[dict]:
+    rows = []
+    reference = plain_shufflenet_v2(width)
+    ours = ShuffleNetV2(widen_factor=width, out_indices=(3, ))
+    ours.init_weights()
+    ours.eval()
+    fast = optimize_for_inference(copy.deepcopy(ours), compile=args.compile)
+    for size in sizes:
+        for batch in batches:
+            x = torch.rand(batch, 3, size, size)
+            macs = multiply_adds(reference, x)
+            print(f'backbone {width}x {size}x{size} batch {batch} ...', flush=True)
+            times = time_interleaved({
+                'reference (torchvision layout)': lambda: reference(x),
+                'ShuffleNetV2': lambda: ours(x),
+                'ShuffleNetV2 fast path': lambda: fast(x),
+            }, args.repeats, args.warmup)
+            rows += summarize('backbone', times, 'reference (torchvision layout)', macs, peak,
+                              width=width, size=size, batch=batch)
+    return rows
+
+
+@torch.no_grad()
+def bench_detector(config: str, args, peak: float) -> List[dict]:
+    rows = []
+    _, model = build_detector(config)
+    fast = optimize_for_inference(copy.deepcopy(model), compile=args.compile)
+    name = Path(config).stem
+    sizes = list(args.sizes)
+    if type(model.neck).__name__ in ('FPN', 'PAFPN') and args.fpn_size not in sizes:
+        sizes.append(args.fpn_size)
+    for size in sizes:
+        for batch in args.batches:
+            data = end_to_end_batch((size, size), batch)
+            inputs = model.data_preprocessor(data)['inputs']
+            forward = model.forward
+            model.forward = model._forward
+            macs = multiply_adds(model, inputs)
+            model.forward = forward
+            print(f'{name} {size}x{size} batch {batch} ...', flush=True)
+            times = time_interleaved({
+                'end to end': lambda: model.test_step(data),
+                'end to end, fast path': lambda: fast.test_step(data),
+                'network only, fast path': lambda: fast._forward(inputs),
+            }, args.repeats, args.warmup)
+            rows += summarize(name, times, 'end to end', macs, peak, size=size, batch=batch)
+    return rows
+
+
+def markdown(rows: List[dict], threads: int, peak: float) -> str:
+    lines = [f'CPU threads: {threads}; float32 matmul peak measured in this run: '
+             f'{peak:.1f} GFLOP/s', '',
+             '| group | contender | input | batch | median ms | IQR ms | speed-up | GFLOP/s | '
+             '% of peak |', '|---|---|---|---|---|---|---|---|---|']
+    for r in rows:
+        rate = f'{r["gflops_per_s"]:.1f}' if r['gflops_per_s'] else ''
+        share = f'{100 * r["peak_fraction"]:.1f}' if r['peak_fraction'] else ''
+        lines.append(f'| {r["group"]}{" " + str(r["width"]) + "x" if "width" in r else ""} | '
+                     f'{r["name"]} | {r["size"]} | {r["batch"]} | {r["median_ms"]:.2f} | '
+                     f'{r["iqr_ms"]:.2f} | {r["speedup_vs_reference"]:.2f}x | {rate} | {share} |')
+    return '\n'.join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--widths', type=float, nargs='+', default=[1.0])
+    parser.add_argument('--sizes', type=int, nargs='+', default=[320, 416])
+    parser.add_argument('--batches', type=int, nargs='+', default=[1, 8])
+    parser.add_argument('--configs', nargs='*', default=[], help='detector configs')
+    parser.add_argument('--fpn-size', type=int, default=640,
+                        help='extra input size for configs with an FPN/PAFPN neck')
+    parser.add_argument('--repeats', type=int, default=20)
+    parser.add_argument('--warmup', type=int, default=5)
+    parser.add_argument('--threads', type=int, default=torch.get_num_threads())
+    parser.add_argument('--compile', action='store_true', help='torch.compile the fast path')
+    parser.add_argument('--json', help='write the results as JSON here')
+    parser.add_argument('--markdown', help='write the results as a Markdown table here')
+    args = parser.parse_args()
+    if args.repeats < 2:
+        parser.error('--repeats must be at least 2 (a spread needs two samples)')
+    torch.set_num_threads(args.threads)
+
+    peak = matmul_peak_gflops()
+    print(f'threads: {args.threads}, float32 matmul peak: {peak:.1f} GFLOP/s', flush=True)
+    rows = []
+    for width in args.widths:
+        rows += bench_backbones(width, args.sizes, args.batches, args, peak)
+    for config in args.configs:
+        rows += bench_detector(config, args, peak)
+
+    table = markdown(rows, args.threads, peak)
+    print(table)
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            dict(threads=args.threads, matmul_peak_gflops=peak, compile=args.compile,
+                 rows=rows), indent=1))
+    if args.markdown:
+        Path(args.markdown).write_text(table + '\n')
+
+
+if __name__ == '__main__':
+    main()
