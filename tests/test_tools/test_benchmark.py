@@ -26,5 +26,8 @@ def test_benchmark_reports_backbones_and_detectors(tmp_path):
         assert row['median_ms'] > 0 and row['gflops_per_s'] > 0 and 0 < row['peak_fraction']
     ref = [r for r in backbone if r['name'].startswith('reference')]
     assert all(r['speedup_vs_reference'] == 1.0 for r in ref)
+    shares = [r['outside_network_share'] for r in detector if 'outside_network_share' in r]
+    assert len(shares) == 4 and all(share < 1 for share in shares)
     table = (tmp_path / 'b.md').read_text()
     assert table.count('\n| ') == len(rows) + 1 and 'matmul peak' in table
+    assert 'spent outside the network' in table

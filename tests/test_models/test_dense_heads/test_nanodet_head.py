@@ -25,3 +25,30 @@ def test_towers_are_per_level_with_one_shared_1x1_output():
     cls_scores, bbox_preds = head(feats)
     assert [c.shape for c in cls_scores] == [(2, 80, s, s) for s in (40, 20, 10)]
     assert [b.shape for b in bbox_preds] == [(2, 32, s, s) for s in (40, 20, 10)]
+
+
+def test_decoding_after_the_score_filter_matches_gfl_head():
+    from types import MethodType
+
+    from mmengine.config import ConfigDict
+    from mmdet.models.dense_heads import GFLHead
+
+    torch.manual_seed(0)
+    head = NanoDetHead(num_classes=3, in_channels=16, feat_channels=16, reg_max=7,
+                       anchor_generator=ANCHORS,
+                       test_cfg=ConfigDict(nms_pre=50, min_bbox_size=0, score_thr=0.05,
+                                           nms=dict(type='nms', iou_threshold=0.6),
+                                           max_per_img=20)).eval()
+    for conv in head.out_convs:
+        nn.init.normal_(conv.weight, std=1.0)
+    with torch.no_grad():
+        cls_scores, bbox_preds = head([torch.rand(2, 16, s, s) for s in (16, 8, 4)])
+    metas = [dict(img_shape=(128, 128), scale_factor=(1.0, 1.0))] * 2
+    ours = head.predict_by_feat(cls_scores, bbox_preds, batch_img_metas=metas)
+    head._predict_by_feat_single = MethodType(GFLHead._predict_by_feat_single, head)
+    reference = head.predict_by_feat(cls_scores, bbox_preds, batch_img_metas=metas)
+    for a, b in zip(ours, reference):
+        assert len(a) > 0
+        torch.testing.assert_close(a.bboxes, b.bboxes)
+        torch.testing.assert_close(a.scores, b.scores)
+        assert torch.equal(a.labels, b.labels)
