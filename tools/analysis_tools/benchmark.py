@@ -3,11 +3,13 @@
 Times, interleaved round by round so that machine noise hits every contender alike:
 
 - backbones: a plain-PyTorch ShuffleNetV2 in torchvision's layout (written here, the
-  reference), this project's ``ShuffleNetV2`` as trained, and the same after
-  ``optimize_for_inference`` (BN folded, channels-last; ``--compile`` adds torch.compile);
+  reference), this project's ``ShuffleNetV2`` as trained, the same after
+  ``optimize_for_inference`` (BN folded, channels-last; ``--compile`` adds torch.compile), and
+  the backbone exported to ONNX and run by ONNX Runtime;
 - detectors (``--configs``): end to end (uint8 image tensor in, boxes out: normalisation,
-  network, decoding, NMS) as trained and on the fast path, and the fast network forward alone;
-  the report gives the share of the fast end-to-end time spent outside the network.
+  network, decoding, NMS) as trained, on the fast path and with the network in ONNX Runtime,
+  and the fast network forward alone; the report gives the share of the fast end-to-end time
+  spent outside the network.
 
 Each entry reports median and interquartile range, the ratio to its reference, achieved
 GFLOP/s (2 x multiply-adds of the network / time) and that rate as a fraction of this
@@ -21,16 +23,19 @@ import argparse
 import copy
 import json
 import statistics
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Dict, List
 
+import onnxruntime
 import torch
 import torch.nn as nn
 from mmengine.analysis import get_model_complexity_info
 
 import shufflenet_det  # noqa: F401
 from shufflenet_det.apis import optimize_for_inference
+from shufflenet_det.apis.onnx_export import OnnxRuntimeDetector, export_onnx
 from shufflenet_det.models.backbones import ShuffleNetV2
 from shufflenet_det.utils.complexity import build_detector, end_to_end_batch
 
@@ -106,6 +111,18 @@ def time_interleaved(contenders: Dict[str, Callable], repeats: int,
     return times
 
 
+def onnx_runtime_backbone(backbone: nn.Module, x: torch.Tensor, threads: int,
+                          workdir: str) -> Callable:
+    """``backbone`` exported to ONNX (dynamic batch) and loaded in ONNX Runtime."""
+    path = f'{workdir}/backbone_{x.shape[2]}x{x.shape[3]}.onnx'
+    torch.onnx.export(backbone, (x, ), path, input_names=['image'], dynamo=True,
+                      dynamic_shapes={'x': {0: torch.export.Dim('batch', min=1, max=1024)}})
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = onnxruntime.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+    return lambda batch: session.run(None, {'image': batch})
+
+
 def multiply_adds(model: nn.Module, x: torch.Tensor) -> float:
     return get_model_complexity_info(model, inputs=(x, ), show_table=False,
                                      show_arch=False)['flops']
@@ -136,14 +153,18 @@ def bench_backbones(width: float, sizes: List[int], batches: List[int], args,
     ours.eval()
     fast = optimize_for_inference(copy.deepcopy(ours), compile=args.compile)
     for size in sizes:
+        onnx_run = onnx_runtime_backbone(ours, torch.rand(2, 3, size, size), args.threads,
+                                         args.workdir)
         for batch in batches:
             x = torch.rand(batch, 3, size, size)
+            x_numpy = x.numpy()
             macs = multiply_adds(reference, x)
             print(f'backbone {width}x {size}x{size} batch {batch} ...', flush=True)
             times = time_interleaved({
                 'reference (torchvision layout)': lambda: reference(x),
                 'ShuffleNetV2': lambda: ours(x),
                 'ShuffleNetV2 fast path': lambda: fast(x),
+                'ShuffleNetV2 in ONNX Runtime': lambda: onnx_run(x_numpy),
             }, args.repeats, args.warmup)
             rows += summarize('backbone', times, 'reference (torchvision layout)', macs, peak,
                               width=width, size=size, batch=batch)
@@ -160,9 +181,14 @@ def bench_detector(config: str, args, peak: float) -> List[dict]:
     if type(model.neck).__name__ in ('FPN', 'PAFPN') and args.fpn_size not in sizes:
         sizes.append(args.fpn_size)
     for size in sizes:
+        onnx_path = f'{args.workdir}/{name}_{size}.onnx'
+        export_onnx(model, onnx_path, (size, size))
+        onnx_model = OnnxRuntimeDetector(onnx_path, model, args.threads)
         for batch in args.batches:
             data = end_to_end_batch((size, size), batch)
             inputs = model.data_preprocessor(data)['inputs']
+            images = torch.stack(data['inputs']).float().numpy()
+            metas = [sample.metainfo for sample in data['data_samples']]
             forward = model.forward
             model.forward = model._forward
             macs = multiply_adds(model, inputs)
@@ -172,6 +198,7 @@ def bench_detector(config: str, args, peak: float) -> List[dict]:
                 'end to end': lambda: model.test_step(data),
                 'end to end, fast path': lambda: fast.test_step(data),
                 'network only, fast path': lambda: fast._forward(inputs),
+                'end to end, ONNX Runtime': lambda: onnx_model.predict(images, metas),
             }, args.repeats, args.warmup)
             timed = summarize(name, times, 'end to end', macs, peak, size=size, batch=batch)
             fast_e2e, network = timed[1]['median_ms'], timed[2]['median_ms']
@@ -225,10 +252,12 @@ def main() -> None:
     peak = matmul_peak_gflops()
     print(f'threads: {args.threads}, float32 matmul peak: {peak:.1f} GFLOP/s', flush=True)
     rows = []
-    for width in args.widths:
-        rows += bench_backbones(width, args.sizes, args.batches, args, peak)
-    for config in args.configs:
-        rows += bench_detector(config, args, peak)
+    with tempfile.TemporaryDirectory() as workdir:  # the exported ONNX files
+        args.workdir = workdir
+        for width in args.widths:
+            rows += bench_backbones(width, args.sizes, args.batches, args, peak)
+        for config in args.configs:
+            rows += bench_detector(config, args, peak)
 
     table = markdown(rows, args.threads, peak)
     print(table)

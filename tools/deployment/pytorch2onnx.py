@@ -1,0 +1,41 @@
+"""Export a detector config (and checkpoint) to ONNX, with a dynamic batch dimension.
+
+The graph: float32 BGR images (N, 3, H, W), 0-255, in; the head's raw outputs out.
+Run it with tools/deployment/onnxruntime_infer.py, which applies the config's decoding and NMS.
+
+Example:
+    python tools/deployment/pytorch2onnx.py configs/nanodet_shufflenetv2_lightpan_320_coco.py \
+        --weights work_dirs/nanodet/epoch_280.pth --out nanodet.onnx
+"""
+import argparse
+
+import torch
+from mmengine.runner import load_checkpoint
+
+import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
+from shufflenet_det.apis.onnx_export import export_onnx
+from shufflenet_det.utils.complexity import build_detector, input_size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config', help='detector config')
+    parser.add_argument('--weights', help='checkpoint (default: untrained weights)')
+    parser.add_argument('--out', required=True, help='.onnx file to write')
+    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
+                        help="input size (default: the config's img_scale)")
+    parser.add_argument('--opset', type=int, default=18)
+    args = parser.parse_args()
+
+    cfg, model = build_detector(args.config)
+    if args.weights:
+        load_checkpoint(model, args.weights, map_location='cpu', strict=True)
+    size = tuple(args.shape) if args.shape else input_size(cfg)
+    with torch.no_grad():
+        export_onnx(model.eval(), args.out, size, args.opset)
+    print(f'wrote {args.out}: input image (N, 3, {size[0]}, {size[1]}) float32 BGR 0-255')
+
+
+if __name__ == '__main__':
+    main()
