@@ -27,3 +27,17 @@ def test_config_table_prints_a_markdown_row_per_config():
     rows = [line for line in out.splitlines() if line.startswith('| `')]
     assert len(rows) == 2
     assert rows[0].startswith('| `nanodet_shufflenetv2_lightpan_320_coco.py` | 320x320 | 0.95 |')
+
+
+def test_train_throughput_reports_loading_and_steps(tmp_path):
+    run('tools/misc/make_synthetic_coco.py', tmp_path, '--train', '6', '--val', '1',
+        '--size', '96')
+    out = run('tools/analysis_tools/train_throughput.py',
+              'configs/nanodet_shufflenetv2_lightpan_shapes.py', '--iters', '2', '--warmup',
+              '1', '--cfg-options', f'train_dataloader.dataset.data_root={tmp_path}/',
+              'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+              'train_dataloader.persistent_workers=False')
+    row = [line for line in out.splitlines() if line.startswith('| `')][0].split('|')
+    assert row[2].strip() == '2' and row[3].strip() == '0'
+    assert float(row[4]) > 0 and float(row[5]) > 0 and float(row[6]) > 0
+    assert row[8].strip() in ('compute', 'data loading')

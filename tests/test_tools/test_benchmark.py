@@ -12,7 +12,8 @@ def test_benchmark_reports_backbones_and_detectors(tmp_path):
         [sys.executable, 'tools/analysis_tools/benchmark.py', '--sizes', '64', '--batches', '1',
          '2', '--repeats', '2', '--warmup', '0', '--threads', '1', '--fpn-size', '96',
          '--configs', 'configs/retinanet_shufflenetv2_fpn_1x_coco.py', '--json',
-         str(tmp_path / 'b.json'), '--markdown', str(tmp_path / 'b.md')],
+         str(tmp_path / 'b.json'), '--markdown', str(tmp_path / 'b.md'), '--scaling-plot',
+         str(tmp_path / 'scaling.png')],
         capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / 'b.json').read_text())
@@ -33,3 +34,4 @@ def test_benchmark_reports_backbones_and_detectors(tmp_path):
     table = (tmp_path / 'b.md').read_text()
     assert table.count('\n| ') == len(rows) + 1 and 'matmul peak' in table
     assert 'spent outside the network' in table
+    assert (tmp_path / 'scaling.png').stat().st_size > 10_000

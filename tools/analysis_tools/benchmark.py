@@ -208,6 +208,33 @@ def bench_detector(config: str, args, peak: float) -> List[dict]:
     return rows
 
 
+def plot_scaling(rows: List[dict], path: str) -> None:
+    """Fast-path end-to-end latency of each detector against input size and batch size."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    fast = [r for r in rows if r['name'] == 'end to end, fast path']
+    groups = sorted({r['group'] for r in fast})
+    fig, axes = plt.subplots(len(groups), 2, figsize=(11, 4 * len(groups)), squeeze=False)
+    for (by_size, by_batch), group in zip(axes, groups):
+        mine = [r for r in fast if r['group'] == group]
+        for batch in sorted({r['batch'] for r in mine}):
+            points = sorted((r['size'], r['median_ms']) for r in mine if r['batch'] == batch)
+            by_size.plot(*zip(*points), marker='o', label=f'batch {batch}')
+        for size in sorted({r['size'] for r in mine}):
+            points = sorted((r['batch'], r['median_ms'] / r['batch']) for r in mine
+                            if r['size'] == size)
+            by_batch.plot(*zip(*points), marker='o', label=f'{size}x{size}')
+        by_size.set(title=f'{group}: latency per batch', xlabel='input size (pixels a side)',
+                    ylabel='ms')
+        by_batch.set(title=f'{group}: latency per image', xlabel='batch size', ylabel='ms')
+        by_size.legend()
+        by_batch.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
 def markdown(rows: List[dict], threads: int, peak: float) -> str:
     lines = [f'CPU threads: {threads}; float32 matmul peak measured in this run: '
              f'{peak:.1f} GFLOP/s', '',
@@ -244,9 +271,14 @@ def main() -> None:
     parser.add_argument('--compile', action='store_true', help='torch.compile the fast path')
     parser.add_argument('--json', help='write the results as JSON here')
     parser.add_argument('--markdown', help='write the results as a Markdown table here')
+    parser.add_argument('--scaling-plot',
+                        help='plot the detectors\' latency against input and batch size to '
+                        'this PNG')
     args = parser.parse_args()
     if args.repeats < 2:
         parser.error('--repeats must be at least 2 (a spread needs two samples)')
+    if args.scaling_plot and not args.configs:
+        parser.error('--scaling-plot needs --configs')
     torch.set_num_threads(args.threads)
 
     peak = matmul_peak_gflops()
@@ -267,6 +299,8 @@ def main() -> None:
                  rows=rows), indent=1))
     if args.markdown:
         Path(args.markdown).write_text(table + '\n')
+    if args.scaling_plot:
+        plot_scaling(rows, args.scaling_plot)
 
 
 if __name__ == '__main__':

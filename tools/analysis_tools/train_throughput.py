@@ -1,0 +1,111 @@
+"""Training throughput (images/s) of a config on this machine, data loading measured apart.
+
+Three measurements with the config's own dataloader settings (workers, batch size, pipeline):
+1. data loading alone: batches drawn from the train dataloader;
+2. training steps alone: forward, backward and optimizer step on one batch held in memory;
+3. the two together, as training runs, with the time spent waiting for data.
+Loading is the bottleneck when (1) delivers fewer images/s than (2) consumes.
+
+Example:
+    python tools/analysis_tools/train_throughput.py configs/fcos_shufflenetv2_coco.py \
+        --data-root data/coco/ --iters 20
+"""
+import argparse
+import time
+from typing import Iterable, Iterator
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+
+import shufflenet_det  # noqa: F401
+from mmdet.registry import MODELS
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('configs', nargs='+', help='config files')
+    parser.add_argument('--data-root', help='a COCO-layout dataset root to read instead of '
+                        "the config's (annotations/instances_train2017.json, train2017/)")
+    parser.add_argument('--iters', type=int, default=20, help='timed iterations per part')
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--threads', type=int, default=torch.get_num_threads())
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
+    return parser.parse_args()
+
+
+def endless(loader: Iterable) -> Iterator:
+    """Batches from ``loader``, starting a new epoch whenever one ends."""
+    while True:
+        yield from loader
+
+
+def measure(config: str, args: argparse.Namespace) -> dict:
+    cfg = Config.fromfile(config)
+    if args.data_root:
+        cfg.train_dataloader.dataset.update(
+            data_root=args.data_root, ann_file='annotations/instances_train2017.json',
+            data_prefix=dict(img='train2017/'))
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.train()
+    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    batches = endless(loader)
+    batch_size = cfg.train_dataloader.batch_size
+
+    for _ in range(args.warmup):
+        next(batches)
+    start = time.perf_counter()
+    for _ in range(args.iters):
+        held = next(batches)
+    loading = args.iters * batch_size / (time.perf_counter() - start)
+
+    for _ in range(args.warmup):
+        model.train_step(held, optim_wrapper)
+    start = time.perf_counter()
+    for _ in range(args.iters):
+        model.train_step(held, optim_wrapper)
+    stepping = args.iters * batch_size / (time.perf_counter() - start)
+
+    waiting = 0.0
+    start = time.perf_counter()
+    for _ in range(args.iters):
+        wait_start = time.perf_counter()
+        batch = next(batches)
+        waiting += time.perf_counter() - wait_start
+        model.train_step(batch, optim_wrapper)
+    total = time.perf_counter() - start
+    return dict(config=config, batch_size=batch_size,
+                workers=cfg.train_dataloader.get('num_workers', 0), loading=loading,
+                stepping=stepping, training=args.iters * batch_size / total,
+                waiting_share=waiting / total)
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    rows = []
+    for config in args.configs:
+        print(f'{config} ...', flush=True)
+        rows.append(measure(config, args))
+    print(f'\nCPU threads: {args.threads}; {args.iters} timed iterations each\n')
+    print('| config | batch | workers | loading img/s | train step img/s | training img/s | '
+          'waiting for data | bottleneck |')
+    print('|---|---|---|---|---|---|---|---|')
+    for r in rows:
+        bottleneck = 'data loading' if r['loading'] < r['stepping'] else 'compute'
+        print(f'| `{r["config"].split("/")[-1]}` | {r["batch_size"]} | {r["workers"]} | '
+              f'{r["loading"]:.1f} | {r["stepping"]:.1f} | {r["training"]:.1f} | '
+              f'{100 * r["waiting_share"]:.0f}% | {bottleneck} |')
+
+
+if __name__ == '__main__':
+    main()
