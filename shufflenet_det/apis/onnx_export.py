@@ -73,6 +73,8 @@ class OnnxRuntimeDetector:
         import onnxruntime
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
+        # Idle threads would otherwise spin after each run, stealing cores from the caller.
+        options.add_session_config_entry('session.intra_op.allow_spinning', '0')
         self.session = onnxruntime.InferenceSession(path, options,
                                                     providers=['CPUExecutionProvider'])
         self.head = detector.bbox_head

@@ -119,6 +119,7 @@ def onnx_runtime_backbone(backbone: nn.Module, x: torch.Tensor, threads: int,
                       dynamic_shapes={'x': {0: torch.export.Dim('batch', min=1, max=1024)}})
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
+    options.add_session_config_entry('session.intra_op.allow_spinning', '0')  # no busy-wait
     session = onnxruntime.InferenceSession(path, options, providers=['CPUExecutionProvider'])
     return lambda batch: session.run(None, {'image': batch})
 
