@@ -1,21 +1,15 @@
 """The benchmark script runs and reports every contender (a smoke test: speed is not tested)."""
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-REPO = Path(__file__).parents[2]
+from tests.test_tools.tool_runner import run_tool
 
 
 def test_benchmark_reports_backbones_and_detectors(tmp_path):
-    result = subprocess.run(
-        [sys.executable, 'tools/analysis_tools/benchmark.py', '--sizes', '64', '--batches', '1',
-         '2', '--repeats', '2', '--warmup', '0', '--threads', '1', '--fpn-size', '96',
-         '--configs', 'configs/retinanet_shufflenetv2_fpn_1x_coco.py', '--json',
-         str(tmp_path / 'b.json'), '--markdown', str(tmp_path / 'b.md'), '--scaling-plot',
-         str(tmp_path / 'scaling.png')],
-        capture_output=True, text=True, cwd=REPO)
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_tool('tools/analysis_tools/benchmark.py', '--sizes', '64', '--batches', '1', '2',
+             '--repeats', '2', '--warmup', '0', '--threads', '1', '--fpn-size', '96',
+             '--configs', 'configs/retinanet_shufflenetv2_fpn_1x_coco.py', '--json',
+             tmp_path / 'b.json', '--markdown', tmp_path / 'b.md', '--scaling-plot',
+             tmp_path / 'scaling.png')
     report = json.loads((tmp_path / 'b.json').read_text())
     assert report['threads'] == 1 and report['matmul_peak_gflops'] > 0
     rows = report['rows']

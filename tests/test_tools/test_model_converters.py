@@ -1,19 +1,12 @@
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
 from shufflenet_det.models.backbones import ShuffleNetV2
 from tests.reference_shufflenet import MegviiShuffleNetV2, TorchvisionShuffleNetV2, randomize_bn
-
-CONVERTER = Path(__file__).parents[2] / 'tools/model_converters/shufflenet_v2_to_mmdet.py'
-
+from tests.test_tools.tool_runner import run_tool
 
 def convert(*args):
-    return subprocess.run([sys.executable, str(CONVERTER), *map(str, args)],
-                          capture_output=True, text=True)
+    return run_tool('tools/model_converters/shufflenet_v2_to_mmdet.py', *args, check=False)
 
 
 @pytest.mark.parametrize('kind, width, extra_dw', [

@@ -3,21 +3,13 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import mmengine
 import pytest
 
-REPO = Path(__file__).parents[2]
+from tests.test_tools.tool_runner import REPO, run_tool
+
 CONFIG = REPO / 'configs/nanodet_shufflenetv2_lightpan_shapes.py'
-
-
-def run(*args, cwd=REPO, check=True):
-    result = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True,
-                            cwd=cwd)
-    if check:
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
 
 
 def shapes_options(data_root, max_epochs):
@@ -39,24 +31,26 @@ def shapes_options(data_root, max_epochs):
 @pytest.fixture(scope='module')
 def shapes(tmp_path_factory):
     root = tmp_path_factory.mktemp('shapes')
-    run('tools/misc/make_synthetic_coco.py', root, '--train', '8', '--val', '4', '--size', '128')
+    run_tool('tools/misc/make_synthetic_coco.py', root, '--train', '8', '--val', '4', '--size',
+             '128')
     return root
 
 
 def test_train_resume_and_test(shapes, tmp_path):
     work_dir = tmp_path / 'work'
-    run('tools/train.py', CONFIG, '--work-dir', work_dir, *shapes_options(shapes, 1))
+    run_tool('tools/train.py', CONFIG, '--work-dir', work_dir, *shapes_options(shapes, 1))
     assert (work_dir / 'epoch_1.pth').exists()
     # --resume with no value continues from the latest checkpoint to the new planned end.
-    result = run('tools/train.py', CONFIG, '--work-dir', work_dir, '--resume',
-                 *shapes_options(shapes, 2))
+    result = run_tool('tools/train.py', CONFIG, '--work-dir', work_dir, '--resume',
+                      *shapes_options(shapes, 2))
     assert 'resumed epoch: 1' in result.stdout + result.stderr
     assert (work_dir / 'epoch_2.pth').exists()
 
     out = tmp_path / 'results.pkl'
-    result = run('tools/test.py', CONFIG, work_dir / 'epoch_2.pth', '--work-dir', tmp_path / 'test',
-                 '--out', out, '--show-dir', 'vis', '--classwise', *shapes_options(shapes, 2),
-                 'model.test_cfg.score_thr=0.0')  # an 8-image run scores low
+    result = run_tool('tools/test.py', CONFIG, work_dir / 'epoch_2.pth', '--work-dir',
+                      tmp_path / 'test', '--out', out, '--show-dir', 'vis', '--classwise',
+                      *shapes_options(shapes, 2),
+                      'model.test_cfg.score_thr=0.0')  # an 8-image run scores low
     log = result.stdout + result.stderr
     assert len(re.findall(r'Average (Precision|Recall) +\(A[PR]\) @\[ IoU=', log)) == 12
     assert re.search(r'\| category +\| mAP', log) and '| triangle' in log
@@ -66,13 +60,13 @@ def test_train_resume_and_test(shapes, tmp_path):
     assert len(drawn) == 4
 
     png = tmp_path / 'curves.png'
-    result = run('tools/analysis_tools/plot_curves.py', work_dir, '--out', png)
+    result = run_tool('tools/analysis_tools/plot_curves.py', work_dir, '--out', png)
     assert png.stat().st_size > 10_000 and 'scalars.json' in result.stdout
 
 
 def test_amp_on_cpu_is_one_clear_sentence(shapes, tmp_path):
-    result = run('tools/train.py', CONFIG, '--amp', '--work-dir', tmp_path,
-                 *shapes_options(shapes, 1), check=False)
+    result = run_tool('tools/train.py', CONFIG, '--amp', '--work-dir', tmp_path,
+                      *shapes_options(shapes, 1), check=False)
     assert result.returncode != 0 and 'Traceback' not in result.stderr
     assert result.stderr.strip() == ("error: --amp needs a CUDA GPU (MMEngine's AmpOptimWrapper "
                                      'does not run on CPU); train without --amp.')

@@ -1,0 +1,15 @@
+"""Run the repository's command-line tools as a user would, from the repository root."""
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).parents[2]
+
+
+def run_tool(*args, check: bool = True) -> subprocess.CompletedProcess:
+    """``python ARGS...`` in the repository root; with ``check``, assert it succeeded."""
+    result = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True,
+                            cwd=REPO)
+    if check:
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
