@@ -1,7 +1,9 @@
 # NanoDet-m equivalent: ShuffleNetV2 1.0x (stages 2-4, LeakyReLU), LightPAN at 96 channels,
 # NanoDetHead (2 depthwise-separable convs per level, one shared 1x1 cls/reg output),
-# QFL + DFL + GIoU, ATSS, reg_max 7, strides 8/16/32, 320x320. NanoDet-m's recipe: SGD 0.14 at
-# batch 192, 280 epochs, steps at 240/260/275.
+# QFL + DFL + GIoU, ATSS, reg_max 7, strides 8/16/32, 320x320. NanoDet-m's schedule: SGD with
+# lr 0.14 at batch 192 (here 0.07 at batch 96; --auto-scale-lr rescales for your total batch),
+# 280 epochs, steps at 240/260/275. Unlike NanoDet, images are warped to 320x320 (keep_ratio
+# False) in training and testing.
 _base_ = [
     '_base_/datasets/coco_detection.py', '_base_/schedules/schedule_1x.py',
     '_base_/default_runtime.py'
@@ -80,7 +82,7 @@ param_scheduler = [
          milestones=[240, 260, 275], gamma=0.1)
 ]
 optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.14, momentum=0.9, weight_decay=0.0001),
+    optimizer=dict(type='SGD', lr=0.07, momentum=0.9, weight_decay=0.0001),
     clip_grad=dict(max_norm=35, norm_type=2))
 default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=3))
-auto_scale_lr = dict(enable=False, base_batch_size=192)
+auto_scale_lr = dict(enable=False, base_batch_size=96)

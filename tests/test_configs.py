@@ -30,14 +30,17 @@ def test_config_forward_and_train_step(path):
     data = model.data_preprocessor(batch, training=True)
 
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    before = [p.detach().clone() for p in model.parameters() if p.requires_grad]
+    parts = ('backbone', 'neck', 'bbox_head')
+    before = {part: [p.detach().clone() for p in getattr(model, part).parameters()]
+              for part in parts}
     model.train()
     losses = model.loss(data['inputs'], data['data_samples'])
     loss, _ = model.parse_losses(losses)
     assert torch.isfinite(loss)
     optim_wrapper.update_params(loss)
-    after = [p for p in model.parameters() if p.requires_grad]
-    assert any(not torch.equal(a, b) for a, b in zip(after, before))
+    for part in parts:  # the step reaches every part of the detector
+        after = getattr(model, part).parameters()
+        assert any(not torch.equal(a, b) for a, b in zip(after, before[part])), part
 
     model.eval()
     with torch.no_grad():

@@ -3,17 +3,22 @@
 Examples:
     python tools/test.py configs/fcos_shufflenetv2_coco.py work_dirs/fcos/epoch_12.pth
     python tools/test.py CONFIG CHECKPOINT --classwise --out results.pkl --show-dir vis
+    python tools/test.py CONFIG CHECKPOINT --tta
     bash tools/dist_test.sh CONFIG CHECKPOINT 2
 """
 import argparse
+import copy
 import os
 import os.path as osp
 
+import torch
 from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
-from mmengine.config import Config, DictAction
+from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+
+from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
 from shufflenet_det.utils import setup_cpu_distributed
@@ -34,6 +39,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--wait-time', type=float, default=2, help='seconds per shown image')
     parser.add_argument('--classwise', action='store_true',
                         help='also print the AP of every class')
+    parser.add_argument('--tta', action='store_true',
+                        help='test-time augmentation (horizontal flip), merged by NMS')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -47,8 +54,30 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def use_test_time_augmentation(cfg: Config) -> None:
+    """Wrap the model in ``DetTTAModel`` and test each image as is and flipped, as
+    MMDetection's ``tools/test.py --tta`` does (unless the config brings its own)."""
+    cfg.setdefault('tta_model', dict(
+        type='DetTTAModel', tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5),
+                                         max_per_img=100)))
+    if 'tta_pipeline' not in cfg:
+        dataset = cfg.test_dataloader.dataset
+        while 'dataset' in dataset:
+            dataset = dataset['dataset']
+        pipeline = copy.deepcopy(dataset.pipeline)
+        pipeline[-1] = dict(type='TestTimeAug', transforms=[
+            [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)],
+            [dict(type='PackDetInputs',
+                  meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
+                             'flip', 'flip_direction'))]])
+        cfg.tta_pipeline = pipeline
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+
+
 def main() -> None:
     args = parse_args()
+    setup_cache_size_limit_of_dynamo()
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
@@ -60,6 +89,8 @@ def main() -> None:
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
+    if args.tta:
+        use_test_time_augmentation(cfg)
     if args.classwise:
         evaluators = cfg.test_evaluator
         for evaluator in evaluators if isinstance(evaluators, list) else [evaluators]:
@@ -70,6 +101,8 @@ def main() -> None:
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     runner.test()
+    if torch.distributed.is_initialized():  # a clean exit for every rank (gloo aborts otherwise)
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == '__main__':

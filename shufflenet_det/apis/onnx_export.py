@@ -80,6 +80,12 @@ class OnnxRuntimeDetector:
         self.head = detector.bbox_head
         self.names = [o.name for o in self.session.get_outputs()]
 
+    @property
+    def input_size(self) -> Tuple[int, int]:
+        """The (height, width) the graph was exported for."""
+        height, width = self.session.get_inputs()[0].shape[2:]
+        return height, width
+
     def raw(self, images: np.ndarray) -> List[np.ndarray]:
         """The network's outputs for float32 BGR images (N, 3, H, W), flat as exported."""
         return self.session.run(self.names, {'image': images.astype(np.float32)})

@@ -10,16 +10,20 @@ def setup_cpu_distributed(cfg: Config) -> None:
     MMEngine's ``init_dist`` calls ``torch.cuda.set_device`` and its DDP wrapper passes
     ``device_ids=[LOCAL_RANK]``; both fail on a CPU. Here the gloo process group is
     initialised first (MMEngine then skips its own set-up) and DDP gets ``device_ids=None``.
-    Does nothing when the launcher is 'none' or a GPU is present.
+    Does nothing when the launcher is 'none' or a GPU is present; other launchers than
+    torchrun ('pytorch') are refused on CPU.
 
     Args:
-        cfg (Config): The run's config; its ``env_cfg`` and ``model_wrapper_cfg`` are updated.
+        cfg (Config): The run's config; its ``model_wrapper_cfg`` is set.
     """
-    if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available():
+    launcher = cfg.get('launcher', 'none')
+    if launcher == 'none' or torch.cuda.is_available():
         return
+    if launcher != 'pytorch':
+        raise SystemExit(f'error: without a GPU only --launcher pytorch (torchrun, '
+                         f'tools/dist_train.sh) is supported, not {launcher!r}')
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo')
-    cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
     cfg.model_wrapper_cfg = dict(
         type='MMDistributedDataParallel',
         device_ids=None,

@@ -94,7 +94,7 @@ def safe_torch_load(filename: str, map_location: Any = 'cpu') -> Any:
         CheckpointError: the file is missing, truncated, not a checkpoint, or asks for any
             object beyond the allow-list (its payload is never run).
     """
-    filename = str(filename).removeprefix('file://')
+    filename = os.path.expanduser(str(filename).removeprefix('file://'))
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             return torch.load(filename, map_location=map_location, weights_only=True)

@@ -79,3 +79,27 @@ def test_short_training_on_coco_tiny_learns(tmp_path, config, keep_ratio):
     results = mmengine.load(out)
     assert len(results) == 80 and len(results[0]['pred_instances']['bboxes']) > 0
     assert len(list(work_dir.glob('*/vis/*.jpg'))) == 80
+
+
+@pytest.mark.skipif(not COCO_TINY.exists(), reason='../shared/data/coco_tiny is not here')
+@pytest.mark.parametrize('config', sorted((REPO / 'configs').glob('*_coco.py')),
+                         ids=lambda p: p.stem)
+def test_shipped_pipelines_load_real_coco(config):
+    """Each config's own train and test pipelines run on real COCO images and annotations."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import Runner
+
+    import shufflenet_det  # noqa: F401
+
+    cfg = Config.fromfile(str(config))
+    init_default_scope('mmdet')
+    for split, loader in (('train', cfg.train_dataloader), ('val', cfg.test_dataloader)):
+        loader.update(batch_size=2, num_workers=0, persistent_workers=False)
+        loader.dataset.update(data_root=f'{COCO_TINY}/',
+                              ann_file=f'annotations/instances_{split}2017.json',
+                              data_prefix=dict(img=f'{split}2017/'))
+        batch = next(iter(Runner.build_dataloader(loader, seed=0)))
+        assert len(batch['inputs']) == 2 and batch['inputs'][0].shape[0] == 3
+        if split == 'train':
+            assert all(len(s.gt_instances) > 0 for s in batch['data_samples'])

@@ -1,15 +1,47 @@
-from tests.test_tools.tool_runner import run_tool
+import re
 
-CONFIG = 'configs/nanodet_shufflenetv2_lightpan_shapes.py'
+import cv2
+import numpy as np
+import torch
+import torch.nn as nn
+
+from shufflenet_det.utils.complexity import build_detector
+from tests.reference_shufflenet import randomize_bn
+from tests.test_tools.tool_runner import REPO, run_tool
+
+CONFIG = 'configs/fcos_shufflenetv2_coco.py'  # keep_ratio resizing
 
 
-def test_export_and_onnx_runtime_inference(tmp_path):
-    run_tool('tools/misc/make_synthetic_coco.py', tmp_path, '--train', '1', '--val', '1',
-             '--size', '200')
-    out = run_tool('tools/deployment/pytorch2onnx.py', CONFIG, '--out', tmp_path / 'm.onnx')
-    assert 'input image (N, 3, 256, 256)' in out.stdout
-    out = run_tool('tools/deployment/onnxruntime_infer.py', tmp_path / 'm.onnx', CONFIG,
-                   tmp_path / 'val/000001.jpg', '--score-thr', '0.0', '--out-file',
-                   tmp_path / 'pred.jpg')
-    assert 'detections with score >= 0.0' in out.stdout
-    assert (tmp_path / 'pred.jpg').stat().st_size > 0
+def detections(stdout):
+    """(label, score, box) of every printed detection line."""
+    found = re.findall(r'^\s+(.+?) ([\d.]+) \[([^\]]+)\]$', stdout, re.MULTILINE)
+    # mmdet's COCO names in checkpoints use '_' where the dataset's use ' ' ('teddy bear')
+    return [(label.replace('_', ' '), float(score), [float(v) for v in box.split(',')])
+            for label, score, box in found]
+
+
+def test_onnx_runtime_script_finds_the_boxes_pytorch_finds(tmp_path):
+    torch.manual_seed(0)
+    _, model = build_detector(str(REPO / CONFIG))
+    for module in model.modules():  # spread the scores of the untrained head
+        if isinstance(module, nn.Conv2d):
+            module.reset_parameters()
+    randomize_bn(model)
+    torch.save({'state_dict': model.state_dict()}, tmp_path / 'model.pth')
+    image = tmp_path / 'image.jpg'  # goes through the config's resizing to 416x416
+    cv2.imwrite(str(image), np.random.default_rng(0).integers(0, 256, (300, 300, 3), np.uint8))
+
+    out = run_tool('tools/deployment/pytorch2onnx.py', CONFIG, '--weights',
+                   tmp_path / 'model.pth', '--out', tmp_path / 'm.onnx').stdout
+    assert 'input image (N, 3, 416, 416)' in out
+    onnx = run_tool('tools/deployment/onnxruntime_infer.py', tmp_path / 'm.onnx', CONFIG,
+                    image, '--score-thr', '0.2', '--out-file', tmp_path / 'pred.jpg').stdout
+    torch_out = run_tool('tools/image_demo.py', image, CONFIG, '--weights',
+                         tmp_path / 'model.pth', '--score-thr', '0.2').stdout
+    expected = detections(torch_out)  # the 10 best
+    found = detections(onnx)[:len(expected)]
+    assert len(expected) > 0 and len(found) == len(expected)
+    for (label, score, box), (exp_label, exp_score, exp_box) in zip(found, expected):
+        assert label == exp_label and abs(score - exp_score) <= 1e-3
+        assert np.allclose(box, exp_box, atol=0.11)
+    assert cv2.imread(str(tmp_path / 'pred.jpg')).shape == (300, 300, 3)

@@ -59,6 +59,12 @@ def test_train_resume_and_test(shapes, tmp_path):
     drawn = list((tmp_path / 'test').glob('*/vis/*.jpg'))
     assert len(drawn) == 4
 
+    result = run_tool('tools/test.py', CONFIG, work_dir / 'epoch_2.pth', '--work-dir',
+                      tmp_path / 'tta', '--tta', *shapes_options(shapes, 2),
+                      'model.test_cfg.score_thr=0.0')
+    assert 'DetTTAModel' in result.stdout + result.stderr
+    assert 'coco/bbox_mAP:' in result.stdout + result.stderr
+
     png = tmp_path / 'curves.png'
     result = run_tool('tools/analysis_tools/plot_curves.py', work_dir, '--out', png)
     assert png.stat().st_size > 10_000 and 'scalars.json' in result.stdout

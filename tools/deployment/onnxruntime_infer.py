@@ -1,32 +1,52 @@
 """Detect objects in an image with an exported ONNX model and ONNX Runtime.
 
+The image goes through the config's test pipeline, as in PyTorch testing, and is padded to the
+fixed size the model was exported for. PyTorch pads only to a multiple of 32: where the resized
+image is not square (configs with keep_ratio=True), the larger padding can shift scores a little
+(GroupNorm statistics, extra locations), so export with ``--shape`` matching your images.
+
 Example:
     python tools/deployment/onnxruntime_infer.py nanodet.onnx \
         configs/nanodet_shufflenetv2_lightpan_320_coco.py demo.jpg --out-file demo_onnx.jpg
 """
 import argparse
 
-import cv2
 import mmcv
 import numpy as np
+import torch
+from mmcv.transforms import Compose
 from mmdet.registry import DATASETS, VISUALIZERS
 from mmdet.structures import DetDataSample
 
 import shufflenet_det  # noqa: F401
 from shufflenet_det.apis.onnx_export import OnnxRuntimeDetector
-from shufflenet_det.utils.complexity import build_detector, input_size
+from shufflenet_det.utils.complexity import build_detector
 
 
-def load_image(path: str, size: tuple) -> tuple:
-    """The image resized to ``size`` (H, W) as a (1, 3, H, W) float32 batch, and its meta."""
-    image = cv2.imread(path)
-    if image is None:
-        raise SystemExit(f'error: cannot read image {path}')
-    height, width = image.shape[:2]
-    resized = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
-    meta = dict(img_shape=size, ori_shape=(height, width),
-                scale_factor=(size[1] / width, size[0] / height))
-    return image, resized.transpose(2, 0, 1)[None].astype(np.float32), meta
+def load_image(path: str, cfg, detector: torch.nn.Module, size: tuple) -> tuple:
+    """The image through the config's test pipeline (resize as in PyTorch testing), padded to
+    the exported ``size`` (H, W) with the normalisation mean, as a float32 BGR batch of one.
+
+    Returns:
+        tuple: The original BGR image, the (1, 3, H, W) batch and the image's meta information.
+    """
+    steps = [t for t in cfg.test_dataloader.dataset.pipeline if t['type'] != 'LoadAnnotations']
+    try:
+        packed = Compose(steps)(dict(img_path=path, img_id=0))
+    except Exception as err:  # a missing or corrupt file: one line, not a traceback
+        raise SystemExit(f'error: cannot read image {path}: {err}')
+    image = packed['inputs'].numpy()
+    height, width = image.shape[1:]
+    if height > size[0] or width > size[1]:
+        raise SystemExit(f'error: the test pipeline gives {height}x{width} images but the model '
+                         f'was exported for {size[0]}x{size[1]}; export with --shape')
+    preprocessor = detector.data_preprocessor
+    mean = preprocessor.mean.flatten().numpy()  # in the network's channel order
+    if getattr(preprocessor, '_channel_conversion', False):
+        mean = mean[::-1]  # the file's BGR order
+    batch = np.broadcast_to(mean[None, :, None, None], (1, 3, *size)).astype(np.float32)
+    batch[0, :, :height, :width] = image
+    return mmcv.imread(path), batch, packed['data_samples'].metainfo
 
 
 def main() -> None:
@@ -42,7 +62,7 @@ def main() -> None:
 
     cfg, model = build_detector(args.config)
     detector = OnnxRuntimeDetector(args.onnx, model, args.threads)
-    image, batch, meta = load_image(args.img, input_size(cfg))
+    image, batch, meta = load_image(args.img, cfg, model, detector.input_size)
     pred = detector.predict(batch, [meta])[0]
     pred = pred[pred.scores >= args.score_thr]
     dataset = cfg.test_dataloader.dataset
