@@ -9,7 +9,6 @@ Examples:
 import argparse
 import copy
 import os
-import os.path as osp
 
 import torch
 from mmdet.engine.hooks.utils import trigger_visualization_hook
@@ -21,7 +20,7 @@ from mmengine.runner import Runner
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
-from shufflenet_det.utils import setup_cpu_distributed
+from shufflenet_det.utils import load_run_config, setup_cpu_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -78,14 +77,7 @@ def use_test_time_augmentation(cfg: Config) -> None:
 def main() -> None:
     args = parse_args()
     setup_cache_size_limit_of_dynamo()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_run_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
