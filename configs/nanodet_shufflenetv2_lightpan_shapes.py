@@ -52,7 +52,7 @@ param_scheduler = [
 ]
 optim_wrapper = dict(
     _delete_=True,
-    type='OptimWrapper',
+    type='FiniteLossOptimWrapper',
     optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05),
     clip_grad=dict(max_norm=35, norm_type=2))
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=max_epochs))

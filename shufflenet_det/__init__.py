@@ -3,6 +3,8 @@
 Importing the package registers its modules in MMDetection's registries and makes MMEngine
 load local checkpoints without running code from them (see ``utils.safe_checkpoint``).
 """
+from .datasets import *  # noqa: F401,F403
+from .engine import *  # noqa: F401,F403
 from .models import *  # noqa: F401,F403
 from .utils import register_safe_checkpoint_loader
 

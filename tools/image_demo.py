@@ -12,6 +12,7 @@ from mmdet.registry import VISUALIZERS
 from mmengine.config import DictAction
 
 import shufflenet_det  # noqa: F401  (registers the modules and the safe checkpoint loader)
+from shufflenet_det.utils import load_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -30,8 +31,8 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    model = init_detector(args.config, args.weights, device=args.device,
-                          cfg_options=args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)  # exits with one line if miswired
+    model = init_detector(cfg, args.weights, device=args.device)
     result = inference_detector(model, args.img)
     pred = result.pred_instances[result.pred_instances.scores >= args.score_thr]
     classes = model.dataset_meta.get('classes', [])

@@ -17,7 +17,8 @@ from mmengine.runner import Runner
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
-from shufflenet_det.utils import load_run_config, setup_cpu_distributed
+from shufflenet_det.utils import (find_resumable_checkpoint, load_run_config,
+                                  setup_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -32,8 +33,8 @@ def parse_args() -> argparse.Namespace:
                         help='scale the learning rate by the actual total batch size')
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
-        help='resume from this checkpoint, or without a value from the latest one in the '
-        'work dir')
+        help='resume from this checkpoint, or without a value from the latest loadable one '
+        'in the work dir')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value (e.g. '
                         'train_dataloader.batch_size=4)')
@@ -62,9 +63,12 @@ def main() -> None:
             raise SystemExit('error: --auto-scale-lr needs auto_scale_lr.base_batch_size in '
                              'the config')
         cfg.auto_scale_lr.enable = True
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
+    if args.resume == 'auto' or (args.resume is None and cfg.get('resume')
+                                 and cfg.get('load_from') is None):
+        # MMEngine would trust last_checkpoint blindly; nothing to resume is a fresh run
+        resume_from = find_resumable_checkpoint(cfg.work_dir)
+        cfg.resume = resume_from is not None
+        cfg.load_from = resume_from or cfg.get('load_from')
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume

@@ -12,6 +12,8 @@ from mmengine.structures import InstanceData
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 
+from .run_config import load_config
+
 
 def build_detector(config: str,
                    cfg_options: Optional[dict] = None) -> Tuple[Config, torch.nn.Module]:
@@ -23,10 +25,11 @@ def build_detector(config: str,
 
     Returns:
         tuple: The config and the detector.
+
+    Raises:
+        SystemExit: With one line, ``error: ...``, when the model config cannot work.
     """
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = load_config(config, cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     model = MODELS.build(cfg.model)
     model.init_weights()

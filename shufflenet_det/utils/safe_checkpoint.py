@@ -24,6 +24,10 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be loaded: unreadable, unsafe or mismatched."""
 
 
+class UnsafeCheckpointError(CheckpointError):
+    """A checkpoint whose pickle would run code or reach beyond the allow-list if loaded."""
+
+
 class _UnpickledHistoryBuffer(HistoryBuffer):
     """What a pickled ``HistoryBuffer`` is rebuilt as.
 
@@ -101,9 +105,9 @@ def safe_torch_load(filename: str, map_location: Any = 'cpu') -> Any:
     except FileNotFoundError as err:
         raise CheckpointError(f'checkpoint not found: {filename}') from err
     except pickle.UnpicklingError as err:
-        reason = _refusal_reason(str(err))
+        reason = _refusal_reason(str(err)).rstrip('.')
         if any(marker in reason for marker in UNSAFE_MARKERS):
-            raise CheckpointError(
+            raise UnsafeCheckpointError(
                 f'refusing to load {filename}: {reason}. Such a file could run code when '
                 'unpickled; only tensors, plain containers and MMEngine training state are '
                 'accepted, and nothing from the file was run.') from err

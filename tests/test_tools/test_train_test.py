@@ -6,7 +6,9 @@ import sys
 
 import mmengine
 import pytest
+import torch
 
+from shufflenet_det.utils import safe_torch_load
 from tests.test_tools.tool_runner import REPO, run_tool
 
 CONFIG = REPO / 'configs/nanodet_shufflenetv2_lightpan_shapes.py'
@@ -95,3 +97,21 @@ def test_distributed_training_and_testing_on_cpu(shapes, tmp_path):
          'model.test_cfg.score_thr=0.0'], capture_output=True, text=True, cwd=REPO, env=env)
     assert test.returncode == 0, test.stderr[-3000:]
     assert 'coco/bbox_mAP:' in test.stdout + test.stderr  # results gathered from both ranks
+
+
+def test_diverging_training_stops_naming_the_iteration_and_saves_nothing_spoiled(shapes,
+                                                                                 tmp_path):
+    """A learning rate of 1e4 turns the loss or the gradients NaN within a few iterations."""
+    result = run_tool('tools/train.py', CONFIG, '--work-dir', tmp_path,
+                      *shapes_options(shapes, 6), 'optim_wrapper.optimizer.lr=1e4', check=False)
+    assert result.returncode != 0
+    match = re.search(r'NonFiniteLossError: Training stopped at iteration (\d+): the (loss|'
+                      r'gradient norm) is (nan|inf)', result.stderr)
+    assert match, result.stderr[-3000:]
+    stopped_at = int(match.group(1))
+    checkpoints = sorted(tmp_path.glob('epoch_*.pth'))
+    # 2 iterations an epoch: a checkpoint exists for every epoch that ended before the stop.
+    assert len(checkpoints) == (stopped_at - 1) // 2
+    for path in checkpoints:
+        state = safe_torch_load(str(path))['state_dict']
+        assert all(torch.isfinite(value).all() for value in state.values())

@@ -1,5 +1,6 @@
 # COCO 2017 detection at the standard data/coco/ paths, at light-detector input sizes.
-dataset_type = 'CocoDataset'
+# CheckedCocoDataset is CocoDataset that logs and survives broken images and annotations.
+dataset_type = 'CheckedCocoDataset'
 data_root = 'data/coco/'
 img_scale = (416, 416)
 backend_args = None

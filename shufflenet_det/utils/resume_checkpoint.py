@@ -1,0 +1,92 @@
+"""The checkpoint that ``tools/train.py --resume`` (no value) continues from."""
+import glob
+import logging
+import os.path as osp
+from typing import List, Optional
+
+from mmengine.logging import print_log
+
+from .safe_checkpoint import CheckpointError, UnsafeCheckpointError, safe_torch_load
+
+# What MMEngine's runner saves in every checkpoint (best ones too), unlike a bare state dict.
+RUNNER_KEYS = ('meta', 'state_dict', 'message_hub')
+
+
+def _unresumable_reason(path: str) -> Optional[str]:
+    """Why ``path`` cannot be resumed from, or None when it can.
+
+    Raises:
+        UnsafeCheckpointError: When the file would run code: not a broken write but a
+            planted file, which must stop the run rather than be skipped and overwritten.
+    """
+    try:
+        checkpoint = safe_torch_load(path)
+    except UnsafeCheckpointError:
+        raise
+    except CheckpointError as err:
+        return str(err)
+    if not isinstance(checkpoint, dict) or not all(key in checkpoint for key in RUNNER_KEYS):
+        return f'{path} is not a training checkpoint (no {"/".join(RUNNER_KEYS)})'
+    return None
+
+
+def _newest_first(dirs: List[str]) -> List[str]:
+    """The ``*.pth`` files in ``dirs``, newest first, without ``best_*`` ones (they hold no
+    optimizer state)."""
+    paths = {
+        osp.abspath(path)
+        for d in dirs for path in glob.glob(osp.join(d, '*.pth'))
+        if not osp.basename(path).startswith('best_')
+    }
+    return sorted(paths, key=lambda path: (osp.getmtime(path), path), reverse=True)
+
+
+def _warn(message: str) -> None:
+    print_log(message, logger='current', level=logging.WARNING)
+
+
+def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint to resume from: what ``last_checkpoint`` names, when that loads.
+
+    MMEngine resumes from whatever ``<work_dir>/last_checkpoint`` names. When that file is
+    missing or names a checkpoint that is missing or does not load (a write that was killed,
+    a power cut), this warns and takes the most recently modified ``*.pth`` that loads as a
+    training checkpoint (``best_*`` ones excluded) in the work dir and the recorded file's
+    dir instead. Each candidate is loaded once to check it.
+
+    Args:
+        work_dir (str): The training work dir.
+
+    Returns:
+        str | None: The checkpoint path, or None when there is none to resume from.
+
+    Raises:
+        UnsafeCheckpointError: When a candidate would run code if loaded.
+    """
+    record = osp.join(work_dir, 'last_checkpoint')
+    dirs = [work_dir]
+    if osp.isfile(record):
+        with open(record, encoding='utf-8', errors='replace') as f:
+            recorded = f.read().strip()
+        if '://' in recorded:  # remote storage: cannot be checked here, left to MMEngine
+            return recorded
+        reason = _unresumable_reason(recorded) if recorded else 'the file is empty'
+        if reason is None:
+            print_log(f'Resuming from {recorded} (named in {record}).', logger='current')
+            return recorded
+        _warn(f'{record} names a checkpoint that cannot be resumed from: {reason}. '
+              'Looking for the newest loadable checkpoint instead.')
+        if osp.dirname(recorded):  # a hook's out_dir may be outside the work dir
+            dirs.append(osp.dirname(recorded))
+    elif _newest_first(dirs):
+        _warn(f'{record} not found. Looking for the newest loadable checkpoint instead.')
+
+    for path in _newest_first(dirs):
+        reason = _unresumable_reason(path)
+        if reason is None:
+            _warn(f'Resuming from {path}, the newest loadable checkpoint.')
+            return path
+        _warn(f'Skipping {path}: {reason}')
+    print_log(f'No checkpoint to resume from in {work_dir}: training starts from scratch.',
+              logger='current')
+    return None

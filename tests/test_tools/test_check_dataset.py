@@ -1,0 +1,90 @@
+"""tools/misc/check_dataset.py: the dataset's problems before training, and its exit status."""
+import importlib.util
+import json
+import re
+
+import pytest
+
+from tests.test_datasets.bad_coco import EXPECTED, write_coco
+from tests.test_tools.tool_runner import REPO, run_tool
+
+TOOL = REPO / 'tools/misc/check_dataset.py'
+CONFIG = '''
+_base_ = '{base}'
+split = dict(data_root='{root}/', ann_file='annotations/{name}.json',
+             data_prefix=dict(img='images/'))
+train_dataloader = dict(dataset=split)
+val_dataloader = dict(dataset=split)
+test_dataloader = val_dataloader
+'''
+FATAL = {'missing_image', 'unreadable_image', 'size_mismatch'}
+
+
+@pytest.fixture(scope='module')
+def configs(tmp_path_factory):
+    """Configs for the bad, the clean and a warnings-only version of the dataset."""
+    root = tmp_path_factory.mktemp('check_dataset')
+    bad = json.loads(write_coco(root).read_text())
+    write_coco(root, bad=False)
+    # Only annotation problems: the good images and empty.jpg.
+    keep = {image['id'] for image in bad['images'] if image['file_name'].startswith(('good',
+                                                                                     'empty'))}
+    (root / 'annotations/warnings.json').write_text(json.dumps(dict(
+        bad, images=[image for image in bad['images'] if image['id'] in keep],
+        annotations=[ann for ann in bad['annotations'] if ann['image_id'] in keep])))
+    configs = {}
+    for name in ('bad', 'clean', 'warnings'):
+        configs[name] = root / f'{name}.py'
+        configs[name].write_text(CONFIG.format(
+            base=REPO / 'configs/nanodet_shufflenetv2_lightpan_shapes.py', root=root, name=name))
+    return configs
+
+
+def test_bad_dataset_reports_every_problem_and_fails(configs):
+    result = run_tool(TOOL, configs['bad'], check=False)
+    assert result.returncode == 1, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    for kind, where in EXPECTED:
+        severity = 'ERROR' if kind in FATAL else 'WARNING'
+        found = [line for line in lines
+                 if re.fullmatch(rf'  {severity} +{kind}: \S*{re.escape(where)}: .+', line)]
+        assert len(found) == 1, (kind, where, result.stdout)
+    # Decoding every image finds the one whose header is fine but whose data is broken.
+    assert re.search(r'ERROR +unreadable_image: \S*/broken_body.jpg: the image data cannot',
+                     result.stdout)
+    assert 'train: 7 images load, 11 problems (box_outside_image 2, invalid_box 1, ' in \
+        result.stdout
+    assert lines[-3:] == ['val: the same dataset as above', 'test: the same dataset as above',
+                          '4 fatal problems: fix them before training']
+
+
+def test_clean_dataset_passes(configs):
+    result = run_tool(TOOL, configs['clean'], '--split', 'train')
+    assert result.stdout.splitlines()[-2:] == ['train: 5 images load, 0 problems',
+                                               'no fatal problems']
+
+
+def test_annotation_problems_are_fatal_only_with_strict(configs):
+    result = run_tool(TOOL, configs['warnings'], '--split', 'val')
+    assert 'val: 6 images load, 7 problems' in result.stdout
+    assert result.stdout.splitlines()[-1] == 'no fatal problems'
+    # A config with MMDetection's plain CocoDataset is checked all the same.
+    result = run_tool(TOOL, configs['warnings'], '--split', 'val', '--strict', '--cfg-options',
+                      'val_dataloader.dataset.type=CocoDataset', check=False)
+    assert result.returncode == 1
+    assert result.stdout.count('  ERROR ') == 7
+    assert result.stdout.splitlines()[-1] == '7 fatal problems: fix them before training'
+
+
+def test_finds_coco_datasets_inside_wrappers():
+    spec = importlib.util.spec_from_file_location('check_dataset', TOOL)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    coco = dict(type='CocoDataset', ann_file='a.json')
+    wrapped = dict(type='ConcatDataset', datasets=[
+        dict(type='RepeatDataset', times=2, dataset=coco),
+        dict(type='CheckedCocoDataset', ann_file='b.json'),
+        dict(type='VOCDataset', ann_file='c.txt')])
+    found = list(tool.coco_datasets(wrapped))
+    assert [(d['type'], d['ann_file'], d['pipeline']) for d in found] == [
+        ('CheckedCocoDataset', 'a.json', []), ('CheckedCocoDataset', 'b.json', [])]

@@ -1,0 +1,191 @@
+"""An interrupted training run loses at most the work since its last complete checkpoint.
+
+End to end: tools/train.py on a 12-iteration run (a checkpoint every 4) is killed, then
+``--resume`` finishes it. Unit: which checkpoint ``find_resumable_checkpoint`` picks.
+"""
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from mmengine.logging import MMLogger
+
+from shufflenet_det.utils import safe_torch_load
+from shufflenet_det.utils.resume_checkpoint import find_resumable_checkpoint
+from tests.test_tools.tool_runner import REPO, run_tool
+
+# 12 iterations on 96x96 shapes, a checkpoint every 4, a log line every iteration.
+TINY = '''
+_base_ = '{base}'
+img_scale = (96, 96)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Resize', scale=img_scale, keep_ratio=False),
+    dict(type='PackDetInputs')
+]
+train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
+                        sampler=dict(type='InfiniteSampler'),
+                        dataset=dict(data_root='{root}/', pipeline=train_pipeline))
+val_dataloader = None
+val_cfg = None
+val_evaluator = None
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=12)
+param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=4)]
+default_hooks = dict(checkpoint=dict(interval=4, by_epoch=False), logger=dict(interval=1))
+log_processor = dict(by_epoch=False)
+'''
+
+# tools/train.py in a process that dies halfway through writing the file named first.
+KILLED_MID_WRITE = '''
+import runpy, sys
+from tests.test_engine.kill_mid_write import kill_during_write
+kill_during_write(sys.argv.pop(1))
+sys.argv[0] = 'tools/train.py'
+runpy.run_path('tools/train.py', run_name='__main__')
+'''
+
+
+@pytest.fixture(scope='module')
+def config(tmp_path_factory):
+    root = tmp_path_factory.mktemp('resume')
+    run_tool('tools/misc/make_synthetic_coco.py', root / 'shapes', '--train', '8', '--val',
+             '1', '--size', '96')
+    path = root / 'tiny.py'
+    path.write_text(TINY.format(base=REPO / 'configs/nanodet_shufflenetv2_lightpan_shapes.py',
+                                root=root / 'shapes'))
+    return path
+
+
+def resume(config, work_dir, start: int) -> str:
+    """``--resume``; check it continued from iteration ``start`` to iteration 12."""
+    result = run_tool('tools/train.py', config, '--work-dir', work_dir, '--resume')
+    log = result.stdout + result.stderr
+    assert re.search(rf'resumed epoch: \d+, iter: {start}\n', log), log[-3000:]
+    trained = [int(i) for i in re.findall(r'Iter\(train\) \[ *(\d+)/12\]', log)]
+    assert trained == list(range(start + 1, 13))  # nothing redone, nothing skipped
+    assert safe_torch_load(work_dir / 'iter_12.pth')['meta']['iter'] == 12
+    assert not list(work_dir.glob('.*.tmp'))  # a leftover temporary is replaced on rewrite
+    return log
+
+
+def test_sigkill_during_training_then_resume(config, tmp_path):
+    work_dir = tmp_path / 'work'
+    with open(tmp_path / 'killed.log', 'w') as log:
+        train = subprocess.Popen([sys.executable, 'tools/train.py', str(config), '--work-dir',
+                                  str(work_dir)], cwd=REPO, stdout=log, stderr=log)
+    deadline = time.monotonic() + 300
+    while not (work_dir / 'last_checkpoint').exists():
+        assert train.poll() is None, (tmp_path / 'killed.log').read_text()[-3000:]
+        assert time.monotonic() < deadline, 'no checkpoint within 300 s'
+        time.sleep(0.02)
+    train.kill()
+    assert train.wait() == -signal.SIGKILL, 'training ended before it could be killed'
+    saved = int(re.fullmatch(r'.*iter_(\d+)\.pth', (work_dir / 'last_checkpoint').read_text())[1])
+    assert saved in (4, 8)
+    resume(config, work_dir, saved)
+
+
+def test_kill_while_the_second_checkpoint_is_written(config, tmp_path):
+    work_dir = tmp_path / 'work'
+    killed = subprocess.run([sys.executable, '-c', KILLED_MID_WRITE, 'iter_8.pth', str(config),
+                             '--work-dir', str(work_dir)], capture_output=True, text=True,
+                            cwd=REPO)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert 'Iter(train) [ 8/12]' in killed.stdout + killed.stderr
+    assert sorted(p.name for p in work_dir.glob('*.pth')) == ['iter_4.pth']
+    assert (work_dir / '.iter_8.pth.tmp').stat().st_size > 0  # the half-written one
+    assert (work_dir / 'last_checkpoint').read_text() == str(work_dir / 'iter_4.pth')
+    resume(config, work_dir, 4)
+
+
+def test_resume_past_a_corrupt_checkpoint(config, tmp_path):
+    """MMEngine's own hook never fsyncs: after a power cut, ``last_checkpoint`` can name a
+    truncated file. ``--resume`` warns and takes the newest checkpoint that loads."""
+    work_dir = tmp_path / 'work'
+    run_tool('tools/train.py', config, '--work-dir', work_dir, '--cfg-options',
+             'default_hooks.checkpoint.type=CheckpointHook', 'train_cfg.max_iters=8')
+    last = work_dir / 'iter_8.pth'
+    assert (work_dir / 'last_checkpoint').read_text() == str(last)
+    os.truncate(last, last.stat().st_size // 2)
+    log = resume(config, work_dir, 4)
+    assert re.search(rf'WARNING - {work_dir}/last_checkpoint names a checkpoint that cannot '
+                     rf'be resumed from: cannot read checkpoint {last} \(truncated', log)
+    assert f'WARNING - Resuming from {work_dir}/iter_4.pth, the newest loadable' in log
+
+
+@pytest.fixture
+def messages():
+    """(level name, message) of what is logged through MMEngine's current logger."""
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    yield lambda: [(r.levelname, r.getMessage()) for r in records]
+    logger.removeHandler(handler)
+
+
+def save(path, iteration: int, runner_checkpoint: bool = True) -> str:
+    """A small checkpoint saved "at" time ``iteration`` (its mtime)."""
+    state = {'weight': torch.full((2, ), float(iteration))}
+    torch.save(dict(meta=dict(iter=iteration), state_dict=state, message_hub={})
+               if runner_checkpoint else state, path)
+    os.utime(path, (iteration, iteration))
+    return str(path)
+
+
+def test_last_checkpoint_is_trusted_when_it_loads(tmp_path, messages):
+    save(tmp_path / 'iter_1.pth', 1)
+    named = save(tmp_path / 'iter_2.pth', 2)
+    save(tmp_path / 'iter_3.pth', 3)  # newer, but not the recorded one
+    (tmp_path / 'last_checkpoint').write_text(named)
+    assert find_resumable_checkpoint(str(tmp_path)) == named
+    assert [level for level, _ in messages()] == ['INFO']
+
+
+@pytest.mark.parametrize('record', ['', '/tmp/no/such/iter_', 'truncated'])
+def test_falls_back_to_newest_loadable_checkpoint(tmp_path, messages, record):
+    newest_ok = save(tmp_path / 'iter_2.pth', 2)
+    save(tmp_path / 'iter_1.pth', 1)
+    save(tmp_path / 'best_coco_bbox_mAP_iter_3.pth', 3)  # no optimizer state: not resumable
+    save(tmp_path / 'weights.pth', 4, runner_checkpoint=False)  # a bare state dict
+    broken = save(tmp_path / 'iter_5.pth', 5)
+    os.truncate(broken, 100)
+    (tmp_path / '.iter_6.pth.tmp').write_bytes(b'half')
+    (tmp_path / 'last_checkpoint').write_text(broken if record == 'truncated' else record)
+    assert find_resumable_checkpoint(str(tmp_path)) == newest_ok
+    warnings = [m for level, m in messages() if level == 'WARNING']
+    assert warnings[0].startswith(f'{tmp_path}/last_checkpoint names a checkpoint that '
+                                  'cannot be resumed from')
+    assert warnings[1].startswith(f'Skipping {tmp_path}/iter_5.pth: cannot read checkpoint')
+    assert warnings[2] == f'Skipping {tmp_path}/weights.pth: {tmp_path}/weights.pth is not a ' \
+        'training checkpoint (no meta/state_dict/message_hub)'
+    assert warnings[3] == f'Resuming from {newest_ok}, the newest loadable checkpoint.'
+
+
+def test_no_last_checkpoint(tmp_path, messages):
+    assert find_resumable_checkpoint(str(tmp_path)) is None
+    assert messages() == [('INFO', f'No checkpoint to resume from in {tmp_path}: training '
+                           'starts from scratch.')]
+    newest = save(tmp_path / 'epoch_2.pth', 2)
+    save(tmp_path / 'epoch_1.pth', 1)
+    assert find_resumable_checkpoint(str(tmp_path)) == newest
+    assert messages()[1] == ('WARNING', f'{tmp_path}/last_checkpoint not found. Looking for '
+                             'the newest loadable checkpoint instead.')
+
+
+def test_nothing_loadable_starts_from_scratch(tmp_path):
+    (tmp_path / 'iter_1.pth').write_bytes(b'PK\x03\x04 not really')
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_1.pth'))
+    assert find_resumable_checkpoint(str(tmp_path)) is None
+
+
+def test_remote_checkpoints_are_left_to_mmengine(tmp_path):
+    (tmp_path / 'last_checkpoint').write_text('s3://bucket/work/iter_4.pth\n')
+    assert find_resumable_checkpoint(str(tmp_path)) == 's3://bucket/work/iter_4.pth'
