@@ -56,7 +56,9 @@ def main() -> None:
         if not torch.cuda.is_available():
             raise SystemExit('error: --amp needs a CUDA GPU (MMEngine\'s AmpOptimWrapper does '
                              'not run on CPU); train without --amp.')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'  # its loss scaler skips non-finite steps
+        for key in ('on_nonfinite', 'max_consecutive_skips'):  # FiniteLossOptimWrapper's
+            cfg.optim_wrapper.pop(key, None)
         cfg.optim_wrapper.loss_scale = 'dynamic'
     if args.auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):

@@ -104,6 +104,18 @@ class CheckedCocoDataset(CocoDataset):
                   level=logging.WARNING if counts else logging.INFO)
         return data_list
 
+    def filter_data(self) -> List[dict]:
+        """``CocoDataset``'s filtering; with ``filter_empty_gt``, also without the images whose
+        annotations were all dropped (``CocoDataset`` looks at the file's annotations).
+
+        Returns:
+            List[dict]: The images to train on.
+        """
+        data_list = super().filter_data()
+        if self.test_mode or not (self.filter_cfg or {}).get('filter_empty_gt', False):
+            return data_list
+        return [info for info in data_list if info['instances']]
+
     def parse_data_info(self, raw_data_info: dict) -> Optional[Union[dict, List[dict]]]:
         """Check one image and its annotations, then parse them like ``CocoDataset``.
 

@@ -169,6 +169,8 @@ def _check_channels(model_cfg: dict, input_size: int) -> None:
             return
         produced = [int(f.shape[1]) for f in features]
         source = f'the neck: {_describe(neck_cfg)}'
+    elif neck_cfg is not None:  # a list of necks in sequence: not checked
+        return
     for key in ('rpn_head', 'bbox_head'):
         head_cfg = model_cfg.get(key)
         expected = head_cfg.get('in_channels') if isinstance(head_cfg, dict) else None

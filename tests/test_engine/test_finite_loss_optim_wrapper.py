@@ -74,3 +74,16 @@ def test_bad_arguments_are_named():
         make_wrapper(on_nonfinite='ignore')
     with pytest.raises(ValueError, match='max_consecutive_skips'):
         make_wrapper(max_consecutive_skips=0)
+
+
+def test_a_skipped_loss_counts_towards_gradient_accumulation():
+    model, wrapper = make_wrapper(on_nonfinite='skip', accumulative_counts=2)
+    wrapper.initialize_count_status(model, 0, 4)
+    before = weights(model)
+    wrapper.update_params(model(torch.ones(1, 3)).sum())  # gradients gathered, no step yet
+    wrapper.update_params(nan_loss(model))  # ends the accumulation: dropped with it
+    assert all(torch.equal(a, b) for a, b in zip(before, weights(model)))
+    assert all(p.grad is None or not p.grad.any() for p in model.parameters())
+    wrapper.update_params(model(torch.ones(1, 3)).sum())
+    wrapper.update_params(model(torch.ones(1, 3)).sum())  # the 2nd accumulation steps
+    assert not torch.equal(before[0], model.weight)

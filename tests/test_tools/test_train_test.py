@@ -103,7 +103,8 @@ def test_diverging_training_stops_naming_the_iteration_and_saves_nothing_spoiled
                                                                                  tmp_path):
     """A learning rate of 1e4 turns the loss or the gradients NaN within a few iterations."""
     result = run_tool('tools/train.py', CONFIG, '--work-dir', tmp_path,
-                      *shapes_options(shapes, 6), 'optim_wrapper.optimizer.lr=1e4', check=False)
+                      *shapes_options(shapes, 6), 'optim_wrapper.optimizer.lr=1e4',
+                      'randomness.seed=0', check=False)
     assert result.returncode != 0
     match = re.search(r'NonFiniteLossError: Training stopped at iteration (\d+): the (loss|'
                       r'gradient norm) is (nan|inf)', result.stderr)

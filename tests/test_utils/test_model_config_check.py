@@ -78,6 +78,13 @@ def test_head_without_neck_must_match_the_backbone():
         'ShuffleNetV2(widen_factor=1.0, out_indices=(0, 1, 2)) produces [116, 232, 464].')
 
 
+def test_a_list_of_necks_is_not_compared_with_the_head():
+    """MMDetection builds a list of necks as a sequence (e.g. FPN then BFP in Libra R-CNN)."""
+    model_cfg = model_config(RETINANET)
+    model_cfg['neck'] = [model_cfg['neck']]
+    check_model_config(model_cfg)
+
+
 def test_invalid_backbone_value_is_reported_where_it_is():
     message = check_error(model_config(FCOS, **{'model.backbone.widen_factor': 0.7}))
     assert message.startswith('ShuffleNetV2(widen_factor=0.7, out_indices=(0, 1, 2)) '

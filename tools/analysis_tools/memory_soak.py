@@ -23,6 +23,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import shufflenet_det  # noqa: F401
+from shufflenet_det.utils import load_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -86,10 +87,12 @@ class MemoryProbe(Hook):
         self.samples: Dict[str, List[Tuple[int, float, float]]] = {'train': [], 'test': []}
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        """Sample after every ``interval``-th training iteration."""
         if (runner.iter + 1) % self.interval == 0:
             self.samples['train'].append((runner.iter + 1, *memory_mib()))
 
     def after_test_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        """Sample after every ``interval``-th test batch."""
         if (batch_idx + 1) % self.interval == 0:
             self.samples['test'].append((batch_idx + 1, *memory_mib()))
 
@@ -97,9 +100,7 @@ class MemoryProbe(Hook):
 def soak_config(args: argparse.Namespace) -> Config:
     """The config, set up for a plain iteration-based run with nothing but the test at the
     end."""
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     cfg.work_dir = args.work_dir
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=args.iters)
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None

@@ -83,6 +83,8 @@ class AtomicCheckpointHook(CheckpointHook):
     the same way, and only then is the checkpoint beyond ``max_keep_ckpts`` removed. So
     ``last_checkpoint`` always names a complete file. A leftover ``.<name>.tmp`` from a killed
     write is never resumed from, and is replaced when that checkpoint is written again.
+    (MMEngine's ``save_best`` logic, inherited unchanged, still removes the previous best
+    checkpoint before writing the new one; ``--resume`` never uses best checkpoints.)
 
     The arguments are those of :class:`mmengine.hooks.CheckpointHook`. With ``backend_args``
     or ``file_client_args`` naming a non-local storage, checkpoints are written by that
@@ -104,6 +106,9 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def _save_checkpoint_with_step(self, runner, step: int, meta: dict) -> None:
         """Save the checkpoint of ``step``, point ``last_checkpoint`` at it, then prune.
+
+        Follows MMEngine 0.10.7's ``CheckpointHook._save_checkpoint_with_step``; re-check it
+        when upgrading MMEngine.
 
         MMEngine prunes first, so with ``max_keep_ckpts=1`` a killed write would leave no
         checkpoint at all; the list of kept checkpoints saved in the message hub is the same.

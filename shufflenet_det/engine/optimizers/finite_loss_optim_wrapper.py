@@ -27,6 +27,8 @@ class FiniteLossOptimWrapper(OptimWrapper):
     the update with a warning (``on_nonfinite='skip'``) and raises only when
     ``max_consecutive_skips`` updates in a row were skipped. In distributed training all
     processes make the same decision, so none waits for the others in a gradient all-reduce.
+    A skip cannot undo what the forward pass itself changed: BatchNorm running statistics
+    updated from non-finite activations stay non-finite, so ``'raise'`` is the default.
 
     Args:
         on_nonfinite (str): ``'raise'`` or ``'skip'``. Default: ``'raise'``.
@@ -51,8 +53,20 @@ class FiniteLossOptimWrapper(OptimWrapper):
     def update_params(self, loss: torch.Tensor, step_kwargs: Optional[dict] = None,
                       zero_kwargs: Optional[dict] = None) -> None:
         """Backward and step, as ``OptimWrapper.update_params``, if loss and gradients are
-        finite."""
+        finite.
+
+        A skipped loss still counts towards ``accumulative_counts``; when it ends an
+        accumulation, the gradients gathered so far are dropped with it.
+
+        Args:
+            loss (torch.Tensor): The loss to back-propagate.
+            step_kwargs (dict, optional): Arguments for ``optimizer.step``.
+            zero_kwargs (dict, optional): Arguments for ``optimizer.zero_grad``.
+        """
         if not self._all_finite(loss.detach()):
+            self._inner_count += 1
+            if self.should_update():
+                self.zero_grad(**(zero_kwargs or {}))
             self._handle_nonfinite(f'the loss is {loss.item()}')
             return
         self.backward(self.scale_loss(loss))

@@ -12,7 +12,7 @@ from torch import Tensor
 from mmdet.models.dense_heads import GFLHead
 from mmdet.models.utils import filter_scores_and_topk
 from mmdet.registry import MODELS
-from mmdet.utils import ConfigType
+from mmdet.utils import ConfigType, InstanceList
 
 
 @MODELS.register_module()
@@ -26,7 +26,7 @@ class NanoDetHead(GFLHead):
     There is no per-level ``Scale``: NanoDet has none. At inference the box distributions are
     decoded only for the candidates that pass the score threshold and ``nms_pre``, not for
     every location (``GFLHead`` decodes all, which costs more than the rest of the
-    post-processing together on a CPU).
+    post-processing together on a CPU); see :meth:`predict_by_feat`.
 
     Args:
         num_classes (int): Number of classes.
@@ -94,32 +94,81 @@ class NanoDetHead(GFLHead):
             bbox_preds.append(out[:, self.cls_out_channels:].float())
         return cls_scores, bbox_preds
 
-    def _predict_by_feat_single(self,
-                                cls_score_list: List[Tensor],
-                                bbox_pred_list: List[Tensor],
-                                score_factor_list: List[Tensor],
-                                mlvl_priors: List[Tensor],
-                                img_meta: dict,
-                                cfg: Optional[ConfigDict] = None,
-                                rescale: bool = False,
-                                with_nms: bool = True) -> InstanceData:
-        """``GFLHead``'s decoding, with the distribution integral after the score filter."""
+    def predict_by_feat(self,
+                        cls_scores: List[Tensor],
+                        bbox_preds: List[Tensor],
+                        score_factors: Optional[List[Tensor]] = None,
+                        batch_img_metas: Optional[List[dict]] = None,
+                        cfg: Optional[ConfigDict] = None,
+                        rescale: bool = False,
+                        with_nms: bool = True) -> InstanceList:
+        """``GFLHead``'s decoding, with fewer and cheaper steps on a CPU.
+
+        The same boxes as ``GFLHead.predict_by_feat`` (the score filter and ``nms_pre`` still
+        apply per level), but: the prior centres are kept while the feature map sizes stay
+        the same; the scores of all levels and images go through one sigmoid; and the box
+        distributions are integrated and decoded once per image, for the kept candidates of
+        all levels together.
+
+        Args:
+            cls_scores (list[Tensor]): Class scores of each level, (N, C, H, W).
+            bbox_preds (list[Tensor]): Box distributions of each level,
+                (N, 4 * (reg_max + 1), H, W).
+            score_factors (list[Tensor], optional): Unused (GFL has none).
+            batch_img_metas (list[dict]): Meta information of each image.
+            cfg (ConfigDict, optional): Test config; ``self.test_cfg`` if None.
+            rescale (bool): Whether to return boxes in the original image space.
+            with_nms (bool): Whether to apply NMS.
+
+        Returns:
+            list[InstanceData]: ``bboxes``, ``scores`` and ``labels`` of each image.
+        """
         cfg = self.test_cfg if cfg is None else cfg
         nms_pre = cfg.get('nms_pre', -1)
-        mlvl_bboxes, mlvl_scores, mlvl_labels = [], [], []
-        for cls_score, bbox_pred, stride, priors in zip(
-                cls_score_list, bbox_pred_list, self.prior_generator.strides, mlvl_priors):
-            scores = cls_score.permute(1, 2, 0).reshape(-1, self.cls_out_channels).sigmoid()
-            bbox_pred = bbox_pred.permute(1, 2, 0).reshape(-1, 4 * (self.reg_max + 1))
-            scores, labels, _, kept = filter_scores_and_topk(
-                scores, cfg.score_thr, nms_pre, dict(bbox_pred=bbox_pred, priors=priors))
-            distances = self.integral(kept['bbox_pred']) * stride[0]
-            mlvl_bboxes.append(self.bbox_coder.decode(
-                self.anchor_center(kept['priors']), distances, max_shape=img_meta['img_shape']))
-            mlvl_scores.append(scores)
-            mlvl_labels.append(labels)
-        results = InstanceData(
-            bboxes=torch.cat(mlvl_bboxes), scores=torch.cat(mlvl_scores),
-            labels=torch.cat(mlvl_labels))
-        return self._bbox_post_process(
-            results=results, cfg=cfg, rescale=rescale, with_nms=with_nms, img_meta=img_meta)
+        centers, strides = self._point_priors([s.shape[-2:] for s in cls_scores],
+                                              cls_scores[0].device)
+        scores = torch.cat([self._flatten(s, self.cls_out_channels) for s in cls_scores],
+                           1).sigmoid()
+        distributions = torch.cat([self._flatten(b, 4 * (self.reg_max + 1)) for b in bbox_preds],
+                                  1)
+        level_ends = torch.tensor([s.shape[-2] * s.shape[-1] for s in cls_scores]).cumsum(0)
+        level_starts = level_ends - level_ends[0].new_tensor(
+            [s.shape[-2] * s.shape[-1] for s in cls_scores])
+        results_list = []
+        for img_scores, img_distributions, img_meta in zip(scores, distributions,
+                                                           batch_img_metas):
+            kept_scores, kept_labels, kept_indices = [], [], []
+            for start, end in zip(level_starts.tolist(), level_ends.tolist()):
+                level_scores, labels, indices, _ = filter_scores_and_topk(
+                    img_scores[start:end], cfg.score_thr, nms_pre)
+                kept_scores.append(level_scores)
+                kept_labels.append(labels)
+                kept_indices.append(indices + start)
+            indices = torch.cat(kept_indices)
+            distances = self.integral(img_distributions[indices]) * strides[indices, None]
+            results = InstanceData(
+                bboxes=self.bbox_coder.decode(centers[indices], distances,
+                                              max_shape=img_meta['img_shape']),
+                scores=torch.cat(kept_scores),
+                labels=torch.cat(kept_labels))
+            results_list.append(self._bbox_post_process(
+                results=results, cfg=cfg, rescale=rescale, with_nms=with_nms, img_meta=img_meta))
+        return results_list
+
+    @staticmethod
+    def _flatten(x: Tensor, channels: int) -> Tensor:
+        """(N, channels, H, W) to (N, H * W, channels)."""
+        return x.permute(0, 2, 3, 1).reshape(x.shape[0], -1, channels)
+
+    def _point_priors(self, featmap_sizes: List[torch.Size],
+                      device: torch.device) -> Tuple[Tensor, Tensor]:
+        """Centres and strides of the priors of all levels, cached for the last sizes seen."""
+        key = (tuple(tuple(size) for size in featmap_sizes), device)
+        if getattr(self, '_point_priors_key', None) != key:
+            priors = self.prior_generator.grid_priors(featmap_sizes, device=device)
+            strides = [p.new_full((len(p), ), stride[0])
+                       for p, stride in zip(priors, self.prior_generator.strides)]
+            self._point_priors_cache = (self.anchor_center(torch.cat(priors)),
+                                        torch.cat(strides))
+            self._point_priors_key = key
+        return self._point_priors_cache

@@ -28,8 +28,6 @@ def test_towers_are_per_level_with_one_shared_1x1_output():
 
 
 def test_decoding_after_the_score_filter_matches_gfl_head():
-    from types import MethodType
-
     from mmengine.config import ConfigDict
     from mmdet.models.dense_heads import GFLHead
 
@@ -45,8 +43,16 @@ def test_decoding_after_the_score_filter_matches_gfl_head():
         cls_scores, bbox_preds = head([torch.rand(2, 16, s, s) for s in (16, 8, 4)])
     metas = [dict(img_shape=(128, 128), scale_factor=(1.0, 1.0))] * 2
     ours = head.predict_by_feat(cls_scores, bbox_preds, batch_img_metas=metas)
-    head._predict_by_feat_single = MethodType(GFLHead._predict_by_feat_single, head)
-    reference = head.predict_by_feat(cls_scores, bbox_preds, batch_img_metas=metas)
+    reference = GFLHead.predict_by_feat(head, cls_scores, bbox_preds, batch_img_metas=metas)
+    # Cached priors: a second call, and one at other sizes, decode as GFLHead does too.
+    again = head.predict_by_feat(cls_scores, bbox_preds, batch_img_metas=metas)
+    torch.testing.assert_close(again[0].bboxes, ours[0].bboxes)
+    with torch.no_grad():
+        other = head([torch.rand(1, 16, s, s) for s in (12, 6, 3)])
+    meta = [dict(img_shape=(96, 96), scale_factor=(1.0, 1.0))]
+    torch.testing.assert_close(head.predict_by_feat(*other, batch_img_metas=meta)[0].bboxes,
+                               GFLHead.predict_by_feat(head, *other,
+                                                       batch_img_metas=meta)[0].bboxes)
     for a, b in zip(ours, reference):
         assert len(a) > 0
         torch.testing.assert_close(a.bboxes, b.bboxes)
