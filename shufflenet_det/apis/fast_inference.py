@@ -17,7 +17,7 @@ def optimize_for_inference(model: nn.Module,
     - eval mode, and every BatchNorm that follows a convolution folded into it (MMCV's
       ``fuse_conv_bn``): one op less per conv, identical outputs up to float rounding;
     - ``channels_last``: weights and the backbone's input in NHWC memory layout, which oneDNN's
-      CPU convolutions run faster;
+      CPU convolutions run faster (a ``BatchDetDataPreprocessor`` writes its batches in it);
     - ``compile``: ``torch.compile`` the backbone, neck and head forward passes (the first call
       for each new input shape then takes tens of seconds).
 
@@ -40,6 +40,8 @@ def optimize_for_inference(model: nn.Module,
     if channels_last:
         model.to(memory_format=torch.channels_last)
         parts[0].register_forward_pre_hook(_to_channels_last)
+        if hasattr(getattr(model, 'data_preprocessor', None), 'channels_last'):
+            model.data_preprocessor.channels_last = True  # BatchDetDataPreprocessor
     if compile:
         for part in parts:
             part.compile()

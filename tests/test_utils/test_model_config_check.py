@@ -37,14 +37,21 @@ def test_every_shipped_config_passes(config):
     check_model_config(model_config(config))
 
 
-def test_the_check_leaves_random_state_and_scope_alone():
+def current_scope_name():
     scope = DefaultScope.get_current_instance()
-    torch.manual_seed(0)
-    expected = torch.rand(3)
-    torch.manual_seed(0)
-    check_model_config(model_config(NANODET))
-    assert torch.equal(torch.rand(3), expected)
-    assert DefaultScope.get_current_instance() is scope
+    return None if scope is None else scope.scope_name
+
+
+@pytest.mark.parametrize('scope', [None, 'mmengine'])
+def test_the_check_leaves_random_state_and_scope_alone(scope):
+    with DefaultScope.overwrite_default_scope(scope):  # None: whatever is current
+        before = current_scope_name()
+        torch.manual_seed(0)
+        expected = torch.rand(3)
+        torch.manual_seed(0)
+        check_model_config(model_config(NANODET))
+        assert torch.equal(torch.rand(3), expected)
+        assert current_scope_name() == before
 
 
 def test_neck_in_channels_name_what_the_backbone_produces():

@@ -10,7 +10,6 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmdet.models.dense_heads import GFLHead
-from mmdet.models.utils import filter_scores_and_topk
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, InstanceList
 
@@ -104,11 +103,11 @@ class NanoDetHead(GFLHead):
                         with_nms: bool = True) -> InstanceList:
         """``GFLHead``'s decoding, with fewer and cheaper steps on a CPU.
 
-        The same boxes as ``GFLHead.predict_by_feat`` (the score filter and ``nms_pre`` still
-        apply per level), but: the prior centres are kept while the feature map sizes stay
-        the same; the scores of all levels and images go through one sigmoid; and the box
-        distributions are integrated and decoded once per image, for the kept candidates of
-        all levels together.
+        The same boxes, in the same order, as ``GFLHead.predict_by_feat`` (the score filter,
+        then the ``nms_pre`` best of each level of each image), but the whole batch is
+        filtered and decoded at once: one sigmoid, one threshold, one integral of the box
+        distributions of the kept candidates only, and prior centres kept while the feature
+        map sizes stay the same. Only NMS runs image by image.
 
         Args:
             cls_scores (list[Tensor]): Class scores of each level, (N, C, H, W).
@@ -124,36 +123,43 @@ class NanoDetHead(GFLHead):
             list[InstanceData]: ``bboxes``, ``scores`` and ``labels`` of each image.
         """
         cfg = self.test_cfg if cfg is None else cfg
-        nms_pre = cfg.get('nms_pre', -1)
-        centers, strides = self._point_priors([s.shape[-2:] for s in cls_scores],
-                                              cls_scores[0].device)
+        centers, strides, levels = self._point_priors([s.shape[-2:] for s in cls_scores],
+                                                      cls_scores[0].device)
         scores = torch.cat([self._flatten(s, self.cls_out_channels) for s in cls_scores],
                            1).sigmoid()
         distributions = torch.cat([self._flatten(b, 4 * (self.reg_max + 1)) for b in bbox_preds],
                                   1)
-        level_ends = torch.tensor([s.shape[-2] * s.shape[-1] for s in cls_scores]).cumsum(0)
-        level_starts = level_ends - level_ends[0].new_tensor(
-            [s.shape[-2] * s.shape[-1] for s in cls_scores])
+        img_ids, locations, labels = (scores > cfg.score_thr).nonzero(as_tuple=True)
+        kept = self._best_per_group(scores[img_ids, locations, labels],
+                                    img_ids * len(cls_scores) + levels[locations],
+                                    cfg.get('nms_pre', -1))
+        img_ids, locations, labels = img_ids[kept], locations[kept], labels[kept]
+        distances = self.integral(distributions[img_ids, locations]) * strides[locations, None]
+        bboxes = self.bbox_coder.decode(centers[locations], distances)
+        max_xy = bboxes.new_tensor([meta['img_shape'][1::-1] for meta in batch_img_metas])
+        bboxes = torch.minimum(bboxes.clamp(min=0), max_xy[img_ids].repeat(1, 2))
         results_list = []
-        for img_scores, img_distributions, img_meta in zip(scores, distributions,
-                                                           batch_img_metas):
-            kept_scores, kept_labels, kept_indices = [], [], []
-            for start, end in zip(level_starts.tolist(), level_ends.tolist()):
-                level_scores, labels, indices, _ = filter_scores_and_topk(
-                    img_scores[start:end], cfg.score_thr, nms_pre)
-                kept_scores.append(level_scores)
-                kept_labels.append(labels)
-                kept_indices.append(indices + start)
-            indices = torch.cat(kept_indices)
-            distances = self.integral(img_distributions[indices]) * strides[indices, None]
-            results = InstanceData(
-                bboxes=self.bbox_coder.decode(centers[indices], distances,
-                                              max_shape=img_meta['img_shape']),
-                scores=torch.cat(kept_scores),
-                labels=torch.cat(kept_labels))
+        for img_id, img_meta in enumerate(batch_img_metas):
+            mine = img_ids == img_id
+            results = InstanceData(bboxes=bboxes[mine],
+                                   scores=scores[img_id, locations[mine], labels[mine]],
+                                   labels=labels[mine])
             results_list.append(self._bbox_post_process(
                 results=results, cfg=cfg, rescale=rescale, with_nms=with_nms, img_meta=img_meta))
         return results_list
+
+    @staticmethod
+    def _best_per_group(scores: Tensor, groups: Tensor, k: int) -> Tensor:
+        """Indices of the ``k`` best scores of each group (all if ``k`` <= 0), ordered by group
+        and, within a group, by descending score."""
+        order = scores.argsort(descending=True, stable=True)
+        order = order[groups[order].argsort(stable=True)]
+        if k <= 0:
+            return order
+        groups = groups[order]
+        counts = torch.bincount(groups)
+        rank = torch.arange(len(order), device=order.device) - (counts.cumsum(0) - counts)[groups]
+        return order[rank < k]
 
     @staticmethod
     def _flatten(x: Tensor, channels: int) -> Tensor:
@@ -161,14 +167,16 @@ class NanoDetHead(GFLHead):
         return x.permute(0, 2, 3, 1).reshape(x.shape[0], -1, channels)
 
     def _point_priors(self, featmap_sizes: List[torch.Size],
-                      device: torch.device) -> Tuple[Tensor, Tensor]:
-        """Centres and strides of the priors of all levels, cached for the last sizes seen."""
+                      device: torch.device) -> Tuple[Tensor, Tensor, Tensor]:
+        """Centres, strides and level indices of the priors of all levels, cached for the last
+        sizes seen."""
         key = (tuple(tuple(size) for size in featmap_sizes), device)
         if getattr(self, '_point_priors_key', None) != key:
             priors = self.prior_generator.grid_priors(featmap_sizes, device=device)
             strides = [p.new_full((len(p), ), stride[0])
                        for p, stride in zip(priors, self.prior_generator.strides)]
+            levels = [torch.full((len(p), ), i, device=device) for i, p in enumerate(priors)]
             self._point_priors_cache = (self.anchor_center(torch.cat(priors)),
-                                        torch.cat(strides))
+                                        torch.cat(strides), torch.cat(levels))
             self._point_priors_key = key
         return self._point_priors_cache

@@ -44,6 +44,16 @@ def test_decoding_after_the_score_filter_matches_gfl_head():
     metas = [dict(img_shape=(128, 128), scale_factor=(1.0, 1.0))] * 2
     ours = head.predict_by_feat(cls_scores, bbox_preds, batch_img_metas=metas)
     reference = GFLHead.predict_by_feat(head, cls_scores, bbox_preds, batch_img_metas=metas)
+    # Before NMS too: the same candidates in the same order (nms_pre=50 cuts every level).
+    before_nms = head.predict_by_feat(cls_scores, bbox_preds, batch_img_metas=metas,
+                                      with_nms=False)
+    reference_before_nms = GFLHead.predict_by_feat(head, cls_scores, bbox_preds,
+                                                   batch_img_metas=metas, with_nms=False)
+    for a, b in zip(before_nms, reference_before_nms):
+        assert len(a) == len(b) > 100
+        torch.testing.assert_close(a.bboxes, b.bboxes)
+        torch.testing.assert_close(a.scores, b.scores)
+        assert torch.equal(a.labels, b.labels)
     # Cached priors: a second call, and one at other sizes, decode as GFLHead does too.
     again = head.predict_by_feat(cls_scores, bbox_preds, batch_img_metas=metas)
     torch.testing.assert_close(again[0].bboxes, ours[0].bboxes)
