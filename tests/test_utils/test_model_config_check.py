@@ -118,7 +118,7 @@ def test_invalid_backbone_value_is_reported_where_it_is():
     (NANODET, 'bbox_head.loss_dfl.loss_wieght', "DistributionFocalLoss "
      "(model.bbox_head.loss_dfl) got an unknown argument 'loss_wieght'; did you mean "
      "'loss_weight'?"),
-    (NANODET, 'data_preprocessor.pad_divisor', "DetDataPreprocessor (model.data_preprocessor) "
+    (NANODET, 'data_preprocessor.pad_divisor', "BatchDetDataPreprocessor (model.data_preprocessor) "
      "got an unknown argument 'pad_divisor'; did you mean 'pad_size_divisor'?"),
 ])
 def test_unknown_argument_names_the_closest_valid_ones(config, key, message):
