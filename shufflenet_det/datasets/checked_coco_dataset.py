@@ -63,8 +63,9 @@ class CheckedCocoDataset(CocoDataset):
       skipped without a report.
     - ``box_outside_image``: a box partly outside the image is clipped to it, one entirely
       outside is dropped.
-    - ``no_annotations``: an image without (usable) annotations is kept; in training
-      ``filter_cfg.filter_empty_gt`` decides as usual.
+    - ``no_annotations``: an image without (usable) annotations is kept in test mode; in
+      training ``filter_cfg.filter_empty_gt`` leaves it out, also when all its boxes were
+      dropped here.
 
     An image whose header is fine but whose data cannot be decoded is only found when it is
     loaded (``tools/misc/check_dataset.py`` decodes every image beforehand). It is logged once
@@ -150,7 +151,7 @@ class CheckedCocoDataset(CocoDataset):
         try:
             return self.pipeline(data_info)
         except Exception:
-            if self._decodes(data_info['img_path']):
+            if self.image_decodes(data_info['img_path']):
                 raise  # not a broken image: a real error
         img_path = data_info['img_path']
         if img_path not in self._failed_at_runtime:
@@ -239,8 +240,16 @@ class CheckedCocoDataset(CocoDataset):
                          f'clipped to {[x1, y1, x2 - x1, y2 - y1]}')
         return dict(ann, bbox=[x1, y1, x2 - x1, y2 - y1], area=(x2 - x1) * (y2 - y1))
 
-    def _decodes(self, img_path: str) -> bool:
-        """Whether the image file exists and decodes."""
+    def image_decodes(self, img_path: str) -> bool:
+        """Whether the image file exists and decodes (``tools/misc/check_dataset.py`` asks
+        this of every image).
+
+        Args:
+            img_path (str): Path of the image.
+
+        Returns:
+            bool: Whether it decodes.
+        """
         try:
             return mmcv.imfrombytes(fileio.get(img_path, self.backend_args)) is not None
         except Exception:

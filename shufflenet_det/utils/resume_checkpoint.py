@@ -20,7 +20,7 @@ def _unresumable_reason(path: str) -> Optional[str]:
             planted file, which must stop the run rather than be skipped and overwritten.
     """
     try:
-        checkpoint = safe_torch_load(path)
+        checkpoint = safe_torch_load(path, mmap=True)  # the structure, not the tensor data
     except UnsafeCheckpointError:
         raise
     except CheckpointError as err:
@@ -52,7 +52,8 @@ def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
     missing or names a checkpoint that is missing or does not load (a write that was killed,
     a power cut), this warns and takes the most recently modified ``*.pth`` that loads as a
     training checkpoint (``best_*`` ones excluded) in the work dir and the recorded file's
-    dir instead. Each candidate is loaded once to check it.
+    dir instead. Each candidate's structure is loaded to check it; its tensors are only
+    mapped from the file, not read.
 
     Args:
         work_dir (str): The training work dir.

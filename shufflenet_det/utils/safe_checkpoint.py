@@ -84,12 +84,14 @@ def _refusal_reason(message: str) -> str:
     return ' '.join(line for line in lines if line and not line.startswith(boilerplate)) or message
 
 
-def safe_torch_load(filename: str, map_location: Any = 'cpu') -> Any:
+def safe_torch_load(filename: str, map_location: Any = 'cpu', mmap: bool = False) -> Any:
     """``torch.load`` with ``weights_only=True`` plus MMEngine's training-state objects.
 
     Args:
         filename (str): Path of the checkpoint (a ``file://`` prefix is accepted).
         map_location: Passed to :func:`torch.load`. Default: 'cpu'.
+        mmap (bool): Map the tensors' storage from the file instead of reading it, which is
+            enough to check a checkpoint's structure. Default: False.
 
     Returns:
         The unpickled object (a state dict or an MMEngine checkpoint dict).
@@ -101,7 +103,8 @@ def safe_torch_load(filename: str, map_location: Any = 'cpu') -> Any:
     filename = os.path.expanduser(str(filename).removeprefix('file://'))
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
-            return torch.load(filename, map_location=map_location, weights_only=True)
+            return torch.load(filename, map_location=map_location, weights_only=True,
+                              mmap=mmap)
     except FileNotFoundError as err:
         raise CheckpointError(f'checkpoint not found: {filename}') from err
     except pickle.UnpicklingError as err:

@@ -1,5 +1,6 @@
 """CheckedCocoDataset: bad images and annotations are logged once and do not stop training."""
 import json
+import logging
 import re
 from collections import Counter
 
@@ -31,10 +32,16 @@ def root(tmp_path_factory):
 
 @pytest.fixture
 def log_file(tmp_path):
-    """A fresh current MMLogger writing to a file; read it with ``log_file.read_text()``."""
+    """A fresh current MMLogger that also writes every record to a file (without MMEngine's
+    filter of repeated warnings, so counts are real); read it with ``log_file.read_text()``."""
     path = tmp_path / 'log.txt'
-    MMLogger.get_instance(f'test_{tmp_path.name}', log_file=str(path))
-    return path
+    logger = MMLogger.get_instance(f'test_{tmp_path.name}')
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter('%(levelname)s - %(message)s'))
+    logger.addHandler(handler)
+    yield path
+    logger.removeHandler(handler)
+    handler.close()
 
 
 def build(root, test_mode, pipeline=(), ann_file='annotations/bad.json', **kwargs):

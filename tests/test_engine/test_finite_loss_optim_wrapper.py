@@ -11,7 +11,7 @@ def make_wrapper(**kwargs):
     torch.manual_seed(0)
     model = nn.Linear(3, 2)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    MessageHub.get_current_instance().update_info('iter', 6)
+    MessageHub.get_instance('test_finite_loss_optim_wrapper').update_info('iter', 6)
     return model, FiniteLossOptimWrapper(optimizer=optimizer, **kwargs)
 
 
@@ -40,14 +40,14 @@ def test_nonfinite_stops_before_the_update_naming_the_iteration(loss_fn, what):
 
 
 def test_finite_loss_updates_as_optim_wrapper_does():
-    model, wrapper = make_wrapper(clip_grad=dict(max_norm=1.0))
+    model, wrapper = make_wrapper(clip_grad=dict(max_norm=0.1))  # the norm is 0.74: clipped
     reference = nn.Linear(3, 2)
     reference.load_state_dict(model.state_dict())
     reference_optimizer = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
     for _ in range(2):
         wrapper.update_params(model(torch.ones(1, 3)).pow(2).sum())
         reference(torch.ones(1, 3)).pow(2).sum().backward()
-        nn.utils.clip_grad_norm_(reference.parameters(), 1.0)
+        assert nn.utils.clip_grad_norm_(reference.parameters(), 0.1) > 0.1
         reference_optimizer.step()
         reference_optimizer.zero_grad()
     for ours, theirs in zip(model.parameters(), reference.parameters()):
@@ -84,6 +84,7 @@ def test_a_skipped_loss_counts_towards_gradient_accumulation():
     wrapper.update_params(nan_loss(model))  # ends the accumulation: dropped with it
     assert all(torch.equal(a, b) for a, b in zip(before, weights(model)))
     assert all(p.grad is None or not p.grad.any() for p in model.parameters())
-    wrapper.update_params(model(torch.ones(1, 3)).sum())
-    wrapper.update_params(model(torch.ones(1, 3)).sum())  # the 2nd accumulation steps
+    wrapper.update_params(model(torch.ones(1, 3)).sum())  # the 2nd accumulation begins
+    assert all(torch.equal(a, b) for a, b in zip(before, weights(model)))
+    wrapper.update_params(model(torch.ones(1, 3)).sum())  # and steps
     assert not torch.equal(before[0], model.weight)

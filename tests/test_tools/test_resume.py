@@ -120,12 +120,12 @@ def test_resume_past_a_corrupt_checkpoint(config, tmp_path):
 
 
 @pytest.fixture
-def messages():
-    """(level name, message) of what is logged through MMEngine's current logger."""
+def messages(request):
+    """(level name, message) of what is logged through a fresh current MMEngine logger."""
     records = []
     handler = logging.Handler()
     handler.emit = records.append
-    logger = MMLogger.get_current_instance()
+    logger = MMLogger.get_instance(f'test_resume_{request.node.name}', log_level='INFO')
     logger.addHandler(handler)
     yield lambda: [(r.levelname, r.getMessage()) for r in records]
     logger.removeHandler(handler)
@@ -149,7 +149,7 @@ def test_last_checkpoint_is_trusted_when_it_loads(tmp_path, messages):
     assert [level for level, _ in messages()] == ['INFO']
 
 
-@pytest.mark.parametrize('record', ['', '/tmp/no/such/iter_', 'truncated'])
+@pytest.mark.parametrize('record', ['empty', 'missing', 'truncated'])
 def test_falls_back_to_newest_loadable_checkpoint(tmp_path, messages, record):
     newest_ok = save(tmp_path / 'iter_2.pth', 2)
     save(tmp_path / 'iter_1.pth', 1)
@@ -158,7 +158,8 @@ def test_falls_back_to_newest_loadable_checkpoint(tmp_path, messages, record):
     broken = save(tmp_path / 'iter_5.pth', 5)
     os.truncate(broken, 100)
     (tmp_path / '.iter_6.pth.tmp').write_bytes(b'half')
-    (tmp_path / 'last_checkpoint').write_text(broken if record == 'truncated' else record)
+    named = dict(empty='', missing=str(tmp_path / 'gone/iter_9.pth'), truncated=broken)[record]
+    (tmp_path / 'last_checkpoint').write_text(named)
     assert find_resumable_checkpoint(str(tmp_path)) == newest_ok
     warnings = [m for level, m in messages() if level == 'WARNING']
     assert warnings[0].startswith(f'{tmp_path}/last_checkpoint names a checkpoint that '

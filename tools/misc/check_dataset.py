@@ -18,9 +18,7 @@ import sys
 from collections import Counter
 from typing import Iterator, List
 
-import mmcv
 from mmdet.registry import DATASETS
-from mmengine import fileio
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
@@ -69,17 +67,10 @@ def decode_problems(dataset: CheckedCocoDataset) -> List[DatasetProblem]:
     Returns:
         list[DatasetProblem]: The images that cannot be decoded.
     """
-    problems = []
-    for i in track_iter_progress(range(len(dataset)), file=sys.stderr):
-        img_path = dataset.get_data_info(i)['img_path']
-        try:
-            failed = mmcv.imfrombytes(fileio.get(img_path, dataset.backend_args)) is None
-        except Exception:
-            failed = True
-        if failed:
-            problems.append(DatasetProblem('unreadable_image', img_path,
-                                           'the image data cannot be decoded'))
-    return problems
+    paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
+    return [DatasetProblem('unreadable_image', path, 'the image data cannot be decoded')
+            for path in track_iter_progress(paths, file=sys.stderr)
+            if not dataset.image_decodes(path)]
 
 
 def check(dataset_cfg: dict, split: str, strict: bool) -> int:

@@ -41,10 +41,13 @@ def test_decoding_after_the_score_filter_matches_gfl_head():
         nn.init.normal_(conv.weight, std=1.0)
     with torch.no_grad():
         cls_scores, bbox_preds = head([torch.rand(2, 16, s, s) for s in (16, 8, 4)])
-    metas = [dict(img_shape=(128, 128), scale_factor=(1.0, 1.0))] * 2
+    # Different sizes: each image's boxes are clipped to its own.
+    metas = [dict(img_shape=(128, 128), scale_factor=(1.0, 1.0)),
+             dict(img_shape=(96, 112), scale_factor=(1.0, 1.0))]
     ours = head.predict_by_feat(cls_scores, bbox_preds, batch_img_metas=metas)
     reference = GFLHead.predict_by_feat(head, cls_scores, bbox_preds, batch_img_metas=metas)
-    # Before NMS too: the same candidates in the same order (nms_pre=50 cuts every level).
+    # Before NMS too: the same candidates in the same order (nms_pre=50 cuts the two larger
+    # levels).
     before_nms = head.predict_by_feat(cls_scores, bbox_preds, batch_img_metas=metas,
                                       with_nms=False)
     reference_before_nms = GFLHead.predict_by_feat(head, cls_scores, bbox_preds,
