@@ -53,6 +53,10 @@ model = dict(
         nms=dict(type='nms', iou_threshold=0.6),
         max_per_img=100))
 
+# Optimizer of MMDetection's plain FCOS config (lr 0.01, bias lr x2, no bias decay, gradient
+# clipping at 35) with the 1x schedule's warm-up from 0.001. The "tricks" config drops the
+# clipping and warms up from 1/3; both safeguards stay here, as the backbone starts from scratch
+# unless ImageNet weights are given.
 optim_wrapper = dict(
     optimizer=dict(lr=0.01),
     paramwise_cfg=dict(bias_lr_mult=2., bias_decay_mult=0.),

@@ -134,12 +134,6 @@ class MmpretrainClassifier(nn.Module):
         self.head = nn.Module()
         self.head.fc = nn.Linear(c5, num_classes)
 
-    def features(self, x):
-        x = nn.functional.max_pool2d(self.backbone.conv1(x), 3, 2, 1)
-        for layer in self.backbone.layers:
-            x = layer(x)
-        return x
-
 
 class MegviiUnit(nn.Module):
     """Megvii's ShuffleV2Block: concatenates unshuffled, splits even/odd channels on entry."""

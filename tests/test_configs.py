@@ -1,4 +1,5 @@
-"""Every config in configs/ builds, runs a forward pass and takes a training step."""
+"""Every config in configs/ and its subfolders (``_base_`` aside) builds, runs a forward pass
+and takes a training step."""
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,14 @@ from mmengine.registry import init_default_scope
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 
-CONFIGS = sorted((Path(__file__).parents[1] / 'configs').glob('*.py'))
+CONFIG_DIR = Path(__file__).parents[1] / 'configs'
+CONFIGS = sorted(path for path in CONFIG_DIR.rglob('*.py')
+                 if '_base_' not in path.relative_to(CONFIG_DIR).parts)
+
+
+def config_id(path: Path) -> str:
+    """``sub/name`` for ``configs/sub/name.py``: unique, and the plain name at the top."""
+    return path.relative_to(CONFIG_DIR).with_suffix('').as_posix()
 
 
 def build_detector(path):
@@ -21,7 +29,7 @@ def build_detector(path):
     return cfg, model
 
 
-@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: p.stem)
+@pytest.mark.parametrize('path', CONFIGS, ids=config_id)
 def test_config_forward_and_train_step(path):
     torch.manual_seed(0)
     cfg, model = build_detector(path)
@@ -55,8 +63,7 @@ def test_nanodet_config_matches_nanodet_m_size():
     """NanoDet-m: 0.95M parameters, 0.72 GFLOPs (2 x multiply-adds) at 320x320."""
     from mmengine.analysis import get_model_complexity_info
 
-    _, model = build_detector(Path(__file__).parents[1] /
-                              'configs/nanodet_shufflenetv2_lightpan_320_coco.py')
+    _, model = build_detector(CONFIG_DIR / 'nanodet_shufflenetv2_lightpan_320_coco.py')
     model.eval()
     model.forward = model._forward
     info = get_model_complexity_info(model, inputs=(torch.rand(1, 3, 320, 320), ),

@@ -20,7 +20,8 @@ from mmengine.runner import Runner
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
-from shufflenet_det.utils import load_run_config, setup_cpu_distributed
+from shufflenet_det.utils import (check_annotation_files, load_run_config,
+                                  setup_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -78,6 +79,7 @@ def main() -> None:
     args = parse_args()
     setup_cache_size_limit_of_dynamo()
     cfg = load_run_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    check_annotation_files(cfg, ('test_dataloader', 'test_evaluator'))
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)

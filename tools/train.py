@@ -17,8 +17,8 @@ from mmengine.runner import Runner
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
-from shufflenet_det.utils import (find_resumable_checkpoint, load_run_config,
-                                  setup_cpu_distributed)
+from shufflenet_det.utils import (check_annotation_files, find_resumable_checkpoint,
+                                  load_run_config, setup_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -51,6 +51,7 @@ def main() -> None:
     args = parse_args()
     setup_cache_size_limit_of_dynamo()
     cfg = load_run_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    check_annotation_files(cfg, ('train_dataloader', 'val_dataloader', 'val_evaluator'))
 
     if args.amp:
         if not torch.cuda.is_available():

@@ -1,4 +1,5 @@
 """Build a detector from a config and measure its size and CPU latency."""
+import logging
 import statistics
 import time
 from typing import Dict, Optional, Tuple
@@ -6,6 +7,7 @@ from typing import Dict, Optional, Tuple
 import torch
 from mmengine.analysis import get_model_complexity_info
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
@@ -32,7 +34,14 @@ def build_detector(config: str,
     cfg = load_config(config, cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     model = MODELS.build(cfg.model)
-    model.init_weights()
+    # Without a runner's log file MMEngine reports every parameter's initialisation on stdout.
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        model.init_weights()
+    finally:
+        logger.setLevel(level)
     return cfg, model.eval()
 
 

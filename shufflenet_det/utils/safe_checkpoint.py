@@ -75,6 +75,8 @@ SAFE_GLOBALS = [
 
 # What torch's weights-only unpickler says when a file asks for more than data.
 UNSAFE_MARKERS = ('GLOBAL', 'not allowed', 'reduce', 'build', 'create new object')
+# The generic advice torch appends to its zip reader's errors.
+MINIZ_ADVICE = '. This is an internal miniz error.'
 
 
 def _refusal_reason(message: str) -> str:
@@ -116,9 +118,13 @@ def safe_torch_load(filename: str, map_location: Any = 'cpu', mmap: bool = False
                 'accepted, and nothing from the file was run.') from err
         raise CheckpointError(f'cannot read checkpoint {filename}: {reason}') from err
     except (RuntimeError, EOFError, ValueError, OSError) as err:
+        reason = str(err).partition(MINIZ_ADVICE)[0]
+        found = (f'its {os.path.getsize(filename)} bytes' if os.path.isfile(filename) else
+                 'it')
         raise CheckpointError(
             f'cannot read checkpoint {filename} (truncated, corrupt or not a PyTorch '
-            f'checkpoint?): {type(err).__name__}: {err}') from err
+            'checkpoint?): expected a complete PyTorch checkpoint, but '
+            f'{found} could not be read: {type(err).__name__}: {reason}') from err
 
 
 def _load_from_local(filename: str, map_location: Any = None) -> Any:

@@ -17,6 +17,7 @@ def test_config_table_prints_a_markdown_row_per_config():
                    '--threads', '1').stdout
     rows = [line for line in out.splitlines() if line.startswith('| `')]
     assert len(rows) == 2
+    assert 'Initialized by' not in out  # no per-parameter report around the table
     assert rows[0].startswith('| `nanodet_shufflenetv2_lightpan_320_coco.py` | 320x320 | 0.95 |')
 
 

@@ -14,6 +14,9 @@ import pytest
 
 REPO = Path(__file__).parents[2]
 COCO_TINY = REPO.parent / 'shared/data/coco_tiny'
+# Several times what a run takes on 2 CPU cores: a hung run fails instead of stalling CI.
+TRAIN_TIMEOUT_S = 3600
+TEST_TIMEOUT_S = 900
 
 OVERRIDES = '''
 _base_ = '{base}'
@@ -66,14 +69,15 @@ def test_short_training_on_coco_tiny_learns(tmp_path, config, keep_ratio):
                                     keep_ratio=keep_ratio, iters=iters))
     work_dir = tmp_path / 'work'
     train = subprocess.run([sys.executable, 'tools/train.py', str(cfg), '--work-dir',
-                            str(work_dir)], capture_output=True, text=True, cwd=REPO)
+                            str(work_dir)], capture_output=True, text=True, cwd=REPO,
+                           timeout=TRAIN_TIMEOUT_S)
     assert train.returncode == 0, train.stderr[-3000:]
     losses = '\n'.join(re.findall(r'Iter\(train\).*', train.stdout + train.stderr))
     out = tmp_path / 'results.pkl'
     test = subprocess.run([sys.executable, 'tools/test.py', str(cfg),
                            str(work_dir / f'iter_{iters}.pth'), '--work-dir', str(work_dir),
                            '--out', str(out), '--show-dir', 'vis'],
-                          capture_output=True, text=True, cwd=REPO)
+                          capture_output=True, text=True, cwd=REPO, timeout=TEST_TIMEOUT_S)
     assert test.returncode == 0, test.stderr[-3000:]
     match = re.search(r'coco/bbox_mAP: (\d+\.\d+)', test.stdout + test.stderr)
     assert match, losses + test.stdout[-3000:]

@@ -1,7 +1,8 @@
 """An interrupted training run loses at most the work since its last complete checkpoint.
 
 End to end: tools/train.py on a 12-iteration run (a checkpoint every 4) is killed, then
-``--resume`` finishes it. Unit: which checkpoint ``find_resumable_checkpoint`` picks.
+``--resume`` finishes it, from the latest checkpoint or from one named by path. Unit: which
+checkpoint ``find_resumable_checkpoint`` picks.
 """
 import logging
 import os
@@ -10,6 +11,8 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
+from typing import Optional
 
 import pytest
 import torch
@@ -62,9 +65,10 @@ def config(tmp_path_factory):
     return path
 
 
-def resume(config, work_dir, start: int) -> str:
-    """``--resume``; check it continued from iteration ``start`` to iteration 12."""
-    result = run_tool('tools/train.py', config, '--work-dir', work_dir, '--resume')
+def resume(config, work_dir, start: int, checkpoint: Optional[Path] = None) -> str:
+    """``--resume [CHECKPOINT]``; check it continued from iteration ``start`` to iteration 12."""
+    result = run_tool('tools/train.py', config, '--work-dir', work_dir, '--resume',
+                      *([checkpoint] if checkpoint else []))
     log = result.stdout + result.stderr
     assert re.search(rf'resumed epoch: \d+, iter: {start}\n', log), log[-3000:]
     trained = [int(i) for i in re.findall(r'Iter\(train\) \[ *(\d+)/12\]', log)]
@@ -95,7 +99,7 @@ def test_kill_while_the_second_checkpoint_is_written(config, tmp_path):
     work_dir = tmp_path / 'work'
     killed = subprocess.run([sys.executable, '-c', KILLED_MID_WRITE, 'iter_8.pth', str(config),
                              '--work-dir', str(work_dir)], capture_output=True, text=True,
-                            cwd=REPO)
+                            cwd=REPO, timeout=600)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     assert 'Iter(train) [ 8/12]' in killed.stdout + killed.stderr
     assert sorted(p.name for p in work_dir.glob('*.pth')) == ['iter_4.pth']
@@ -117,6 +121,18 @@ def test_resume_past_a_corrupt_checkpoint(config, tmp_path):
     assert re.search(rf'WARNING - {work_dir}/last_checkpoint names a checkpoint that cannot '
                      rf'be resumed from: cannot read checkpoint {last} \(truncated', log)
     assert f'WARNING - Resuming from {work_dir}/iter_4.pth, the newest loadable' in log
+
+
+def test_resume_from_a_named_earlier_checkpoint(config, tmp_path):
+    """``--resume PATH`` takes that checkpoint, not the newer one ``last_checkpoint`` names."""
+    work_dir = tmp_path / 'work'
+    run_tool('tools/train.py', config, '--work-dir', work_dir, '--cfg-options',
+             'train_cfg.max_iters=8')
+    earlier = work_dir / 'iter_4.pth'
+    assert (work_dir / 'last_checkpoint').read_text() == str(work_dir / 'iter_8.pth')
+    log = resume(config, work_dir, 4, earlier)
+    assert f'Load checkpoint from {earlier}\n' in log
+    assert 'Resuming from' not in log  # the work dir was not searched
 
 
 @pytest.fixture

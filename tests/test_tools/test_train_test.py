@@ -1,8 +1,10 @@
 """tools/train.py and tools/test.py end to end on the generated shapes dataset."""
+import importlib.util
 import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import mmengine
 import pytest
@@ -12,6 +14,12 @@ from shufflenet_det.utils import safe_torch_load
 from tests.test_tools.tool_runner import REPO, run_tool
 
 CONFIG = REPO / 'configs/nanodet_shufflenetv2_lightpan_shapes.py'
+PLOT_CURVES = REPO / 'tools/analysis_tools/plot_curves.py'
+# torchrun waits forever on a rank stuck in a gloo collective: fail instead of hanging CI.
+DIST_TIMEOUT_S = 900
+# What MMEngine's runner logs (on rank 0) in its runtime environment when 2 ranks run.
+RUNTIME_ENV_OF_2_RANKS = ('Distributed launcher: pytorch\n    Distributed training: True\n'
+                          '    GPU number: 2\n')
 
 
 def shapes_options(data_root, max_epochs):
@@ -44,7 +52,8 @@ def test_train_resume_and_test(shapes, tmp_path):
     assert (work_dir / 'epoch_1.pth').exists()
     # --resume with no value continues from the latest checkpoint to the new planned end.
     result = run_tool('tools/train.py', CONFIG, '--work-dir', work_dir, '--resume',
-                      *shapes_options(shapes, 2))
+                      *shapes_options(shapes, 2),
+                      'model.test_cfg.score_thr=0.0')  # validation finds boxes: an mAP to plot
     assert 'resumed epoch: 1' in result.stdout + result.stderr
     assert (work_dir / 'epoch_2.pth').exists()
 
@@ -68,8 +77,17 @@ def test_train_resume_and_test(shapes, tmp_path):
     assert 'coco/bbox_mAP:' in result.stdout + result.stderr
 
     png = tmp_path / 'curves.png'
-    result = run_tool('tools/analysis_tools/plot_curves.py', work_dir, '--out', png)
-    assert png.stat().st_size > 10_000 and 'scalars.json' in result.stdout
+    result = run_tool(PLOT_CURVES, work_dir, '--out', png)
+    scalars = re.fullmatch(rf'wrote {re.escape(str(png))} from (\S+scalars\.json)\n', result.stdout)
+    assert png.stat().st_size > 10_000 and scalars, result.stdout
+    spec = importlib.util.spec_from_file_location('plot_curves', PLOT_CURVES)
+    plot_curves = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plot_curves)
+    losses, metrics = plot_curves.read_scalars(Path(scalars.group(1)))
+    # the newest run, the resumed one: its training record at the end of epoch 2 (iteration
+    # 4), then the validation that followed
+    assert [iteration for iteration, _ in losses.get('loss', [])] == [4], losses
+    assert [iteration for iteration, _ in metrics.get('coco/bbox_mAP', [])] == [4], metrics
 
 
 def test_amp_on_cpu_is_one_clear_sentence(shapes, tmp_path):
@@ -86,17 +104,27 @@ def test_distributed_training_and_testing_on_cpu(shapes, tmp_path):
     env = {**os.environ, 'PYTHON': sys.executable, 'PORT': '29517'}
     train = subprocess.run(
         ['bash', 'tools/dist_train.sh', str(CONFIG), '2', '--work-dir', str(work_dir),
-         *shapes_options(shapes, 1)], capture_output=True, text=True, cwd=REPO, env=env)
+         *shapes_options(shapes, 1)], capture_output=True, text=True, cwd=REPO, env=env,
+        timeout=DIST_TIMEOUT_S)
     assert train.returncode == 0, train.stderr[-3000:]  # torchrun: every rank exited 0
-    assert 'Distributed launcher: pytorch' in train.stdout + train.stderr
+    log = train.stdout + train.stderr
+    assert RUNTIME_ENV_OF_2_RANKS in log
+    # 8 images in batches of 4 on each of 2 ranks: 1 iteration an epoch (2 on one process)
+    assert 'Epoch(train) [1][1/1]' in log
+    assert 'Epoch(val) [1][1/1]' in log  # logged once rank 1's results were gathered
     assert sorted(p.name for p in work_dir.glob('*.pth')) == ['epoch_1.pth']
 
+    out = tmp_path / 'dist_results.pkl'
     test = subprocess.run(
         ['bash', 'tools/dist_test.sh', str(CONFIG), str(work_dir / 'epoch_1.pth'), '2',
-         '--work-dir', str(work_dir), *shapes_options(shapes, 1),
-         'model.test_cfg.score_thr=0.0'], capture_output=True, text=True, cwd=REPO, env=env)
+         '--work-dir', str(work_dir), '--out', str(out), *shapes_options(shapes, 1),
+         'model.test_cfg.score_thr=0.0'], capture_output=True, text=True, cwd=REPO, env=env,
+        timeout=DIST_TIMEOUT_S)
     assert test.returncode == 0, test.stderr[-3000:]
-    assert 'coco/bbox_mAP:' in test.stdout + test.stderr  # results gathered from both ranks
+    log = test.stdout + test.stderr
+    assert RUNTIME_ENV_OF_2_RANKS in log and 'coco/bbox_mAP:' in log
+    # each rank tested 2 of the 4 images; rank 0 gathered both halves
+    assert [result['img_id'] for result in mmengine.load(out)] == [1, 2, 3, 4]
 
 
 def test_diverging_training_stops_naming_the_iteration_and_saves_nothing_spoiled(shapes,

@@ -6,10 +6,11 @@ from pathlib import Path
 REPO = Path(__file__).parents[2]
 
 
-def run_tool(*args, check: bool = True) -> subprocess.CompletedProcess:
-    """``python ARGS...`` in the repository root; with ``check``, assert it succeeded."""
+def run_tool(*args, check: bool = True, timeout: float = 1800) -> subprocess.CompletedProcess:
+    """``python ARGS...`` in the repository root; with ``check``, assert it succeeded.
+    A run still going after ``timeout`` seconds is killed and fails the test."""
     result = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True,
-                            cwd=REPO)
+                            cwd=REPO, timeout=timeout)
     if check:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result

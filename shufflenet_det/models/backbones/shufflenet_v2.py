@@ -58,24 +58,25 @@ class InvertedResidual(BaseModule):
         in_channels (int): Input channels.
         out_channels (int): Output channels.
         stride (int): Stride of the depthwise convs, 1 or 2. Default: 1.
-        extra_dw (bool): Add the ShuffleNet V2* depthwise conv. Default: False.
         conv_cfg (dict, optional): Config of the conv layers. Default: None.
         norm_cfg (dict): Config of the norm layers. Default: dict(type='BN').
         act_cfg (dict): Config of the activations. Default: dict(type='ReLU').
         with_cp (bool): Use activation checkpointing to save memory. Default: False.
         init_cfg (dict or list[dict], optional): Initialization config. Default: None.
+        extra_dw (bool): Add the ShuffleNet V2* depthwise conv (keyword only). Default: False.
     """
 
     def __init__(self,
                  in_channels: int,
                  out_channels: int,
                  stride: int = 1,
-                 extra_dw: bool = False,
                  conv_cfg: OptConfigType = None,
                  norm_cfg: ConfigType = dict(type='BN'),
                  act_cfg: ConfigType = dict(type='ReLU'),
                  with_cp: bool = False,
-                 init_cfg: OptMultiConfig = None) -> None:
+                 init_cfg: OptMultiConfig = None,
+                 *,
+                 extra_dw: bool = False) -> None:
         super().__init__(init_cfg=init_cfg)
         if stride not in (1, 2):
             raise ValueError(f'stride must be 1 or 2, but got {stride}')
@@ -145,27 +146,29 @@ class ShuffleNetV2(BaseModule):
             increasing order. Default: (3, ).
         frozen_stages (int): Freeze the stem and the first ``frozen_stages`` entries of
             ``layers`` (parameters and BN statistics); -1 freezes nothing. Default: -1.
-        extra_dw (bool): Build ShuffleNet V2*, with a 3x3 depthwise conv in front of the first
-            pointwise conv of every unit's ``branch2``. Default: False.
         conv_cfg (dict, optional): Config of the conv layers. Default: None.
         norm_cfg (dict): Config of the norm layers. Default: dict(type='BN').
         act_cfg (dict): Config of the activations. Default: dict(type='ReLU').
         norm_eval (bool): Keep all BN layers in eval mode while training. Default: False.
         with_cp (bool): Use activation checkpointing in the units. Default: False.
         init_cfg (dict or list[dict], optional): Initialization config. Default: None.
+        extra_dw (bool): Build ShuffleNet V2*, with a 3x3 depthwise conv in front of the first
+            pointwise conv of every unit's ``branch2``. Keyword only, after mmpretrain's
+            arguments, so positional calls written for mmpretrain mean the same. Default: False.
     """
 
     def __init__(self,
                  widen_factor: float = 1.0,
                  out_indices: Sequence[int] = (3, ),
                  frozen_stages: int = -1,
-                 extra_dw: bool = False,
                  conv_cfg: OptConfigType = None,
                  norm_cfg: ConfigType = dict(type='BN'),
                  act_cfg: ConfigType = dict(type='ReLU'),
                  norm_eval: bool = False,
                  with_cp: bool = False,
-                 init_cfg: OptMultiConfig = None) -> None:
+                 init_cfg: OptMultiConfig = None,
+                 *,
+                 extra_dw: bool = False) -> None:
         super().__init__(init_cfg=init_cfg)
         if widen_factor not in ARCH_SETTINGS:
             raise ValueError(f'widen_factor must be one of {sorted(ARCH_SETTINGS)}, '

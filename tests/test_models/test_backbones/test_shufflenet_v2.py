@@ -1,3 +1,5 @@
+import inspect
+
 import pytest
 import torch
 import torch.nn as nn
@@ -94,6 +96,28 @@ def test_module_names_follow_mmpretrain():
     assert 'layers.0.0.branch1.0.conv.weight' in keys
     assert 'layers.2.3.branch2.2.bn.weight' in keys
     assert type(ShuffleNetV2().layers[1][0]).__name__ == 'InvertedResidual'
+
+
+# mmpretrain's signatures (mmpretrain/models/backbones/shufflenet_v2.py), in order.
+MMPRETRAIN_BACKBONE_ARGS = [
+    ('widen_factor', 1.0), ('out_indices', (3, )), ('frozen_stages', -1), ('conv_cfg', None),
+    ('norm_cfg', dict(type='BN')), ('act_cfg', dict(type='ReLU')), ('norm_eval', False),
+    ('with_cp', False), ('init_cfg', None)]
+MMPRETRAIN_UNIT_ARGS = [
+    ('in_channels', inspect.Parameter.empty), ('out_channels', inspect.Parameter.empty),
+    ('stride', 1), ('conv_cfg', None), ('norm_cfg', dict(type='BN')),
+    ('act_cfg', dict(type='ReLU')), ('with_cp', False), ('init_cfg', None)]
+
+
+@pytest.mark.parametrize('module, expected', [(ShuffleNetV2, MMPRETRAIN_BACKBONE_ARGS),
+                                              (InvertedResidual, MMPRETRAIN_UNIT_ARGS)])
+def test_arguments_and_defaults_follow_mmpretrain(module, expected):
+    params = list(inspect.signature(module.__init__).parameters.values())[1:]
+    positional = [(p.name, p.default) for p in params if p.kind == p.POSITIONAL_OR_KEYWORD]
+    assert positional == expected
+    # extra_dw is keyword only, so positional calls written for mmpretrain mean the same here.
+    assert [(p.name, p.default) for p in params if p.kind == p.KEYWORD_ONLY] == [
+        ('extra_dw', False)]
 
 
 @pytest.mark.parametrize('kwargs, bad', [

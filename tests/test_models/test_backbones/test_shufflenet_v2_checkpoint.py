@@ -1,10 +1,15 @@
 """Loading published checkpoint layouts, checked output for output against reference networks."""
+import re
+from itertools import accumulate
+
 import pytest
 import torch
+import torch.nn as nn
+from scipy.optimize import linear_sum_assignment
 
 from shufflenet_det.models.backbones import ShuffleNetV2
 from shufflenet_det.utils import CheckpointError
-from tests.reference_shufflenet import (MegviiShuffleNetV2, MmpretrainClassifier,
+from tests.reference_shufflenet import (REPEATS, MegviiShuffleNetV2, MmpretrainClassifier,
                                         TorchvisionShuffleNetV2, randomize_bn)
 
 
@@ -23,37 +28,85 @@ def assert_same_output(backbone, reference_features, size=96):
     assert (actual - expected).abs().max() < 1e-5
 
 
+def channel_permutation(actual, expected):
+    """The order of ``actual``'s channels that best matches ``expected``'s, channel for
+    channel (a minimum-cost assignment on the largest absolute difference)."""
+    cost = torch.cdist(expected.transpose(0, 1).flatten(1), actual.transpose(0, 1).flatten(1),
+                       p=float('inf'))
+    _, order = linear_sum_assignment(cost.numpy())
+    return torch.from_numpy(order)
+
+
+def assert_same_outputs(backbone, reference_outputs, stages_permuted=False, size=96):
+    """Compare every output of ``backbone`` with the reference's output at the same index.
+
+    ``stages_permuted``: the stage outputs (indices 0-2) may hold the reference's channels
+    in another order, as Megvii's units concatenate unshuffled; conv5's must match as is.
+    """
+    x = torch.rand(2, 3, size, size)
+    with torch.no_grad():
+        expected = reference_outputs(x)
+        actual = backbone(x)
+    assert len(actual) == len(backbone.out_indices)
+    for index, out in zip(backbone.out_indices, actual):
+        if stages_permuted and index < 3:
+            out = out[:, channel_permutation(out, expected[index])]
+        assert out.shape == expected[index].shape, index
+        assert (out - expected[index]).abs().max() < 1e-5, index
+
+
+def stage_outputs(stem, stages, conv5):
+    """A function of an image batch returning the stage 2, 3, 4 and conv5 feature maps."""
+
+    def outputs(x):
+        x = stem(x)
+        features = []
+        for layer in (*stages, conv5):
+            x = layer(x)
+            features.append(x)
+        return features
+
+    return outputs
+
+
 def save_reference(kind, width, path):
+    """Save a reference network of ``kind`` with random weights to ``path``; return its
+    :func:`stage_outputs`."""
     torch.manual_seed(1)
     if kind == 'torchvision':
         ref = randomize_bn(TorchvisionShuffleNetV2(width)).eval()
         torch.save(ref.state_dict(), path)
-    elif kind == 'mmpretrain':
+        return stage_outputs(nn.Sequential(ref.conv1, ref.maxpool),
+                             (ref.stage2, ref.stage3, ref.stage4), ref.conv5)
+    if kind == 'mmpretrain':
         ref = randomize_bn(MmpretrainClassifier(width)).eval()
         torch.save({'meta': {'mmpretrain_version': '1.2.0'}, 'state_dict': ref.state_dict()}, path)
-        return ref.features
-    else:
-        ref = randomize_bn(MegviiShuffleNetV2(width)).eval()
-        torch.save({'state_dict': ref.state_dict_as_published()}, path)
-        return ref.forward_features
-    return ref.features
+        layers = ref.backbone.layers
+        return stage_outputs(nn.Sequential(ref.backbone.conv1, nn.MaxPool2d(3, 2, 1)),
+                             layers[:3], layers[3])
+    ref = randomize_bn(MegviiShuffleNetV2(width)).eval()
+    torch.save({'state_dict': ref.state_dict_as_published()}, path)
+    stage_ends = list(accumulate(REPEATS, initial=0))
+    stages = [ref.features[start:end] for start, end in zip(stage_ends, stage_ends[1:])]
+    return stage_outputs(nn.Sequential(ref.first_conv, ref.maxpool), stages, ref.conv_last)
 
 
 @pytest.mark.parametrize('kind, width', [
-    ('torchvision', 0.5), ('torchvision', 1.0), ('torchvision', 2.0),
+    ('torchvision', 0.5), ('torchvision', 1.0), ('torchvision', 1.5), ('torchvision', 2.0),
     ('mmpretrain', 1.0), ('mmpretrain', 1.5), ('megvii', 0.5)])
 def test_layouts_load_exactly(tmp_path, kind, width):
     path = tmp_path / f'{kind}.pth'
-    features = save_reference(kind, width, path)
-    assert_same_output(pretrained(path, width), features)
+    reference_outputs = save_reference(kind, width, path)
+    assert_same_outputs(pretrained(path, width, out_indices=(0, 1, 2, 3)), reference_outputs,
+                        stages_permuted=kind == 'megvii')
 
 
 @pytest.mark.parametrize('kind', ['torchvision', 'mmpretrain', 'megvii'])
 def test_v2_weights_make_v2_star_compute_v2(tmp_path, kind):
     path = tmp_path / f'{kind}.pth'
-    features = save_reference(kind, 0.5, path)
+    reference_outputs = save_reference(kind, 0.5, path)
     star = pretrained(path, 0.5, extra_dw=True)
-    assert_same_output(star, features)
+    assert_same_outputs(star, reference_outputs)
     bn = star.layers[1][2].extra_dw.bn
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
     assert torch.equal(scale, torch.ones_like(scale))
@@ -140,9 +193,13 @@ def test_truncated_file_is_refused(tmp_path):
     path = tmp_path / 'full.pth'
     save_reference('torchvision', 0.5, path)
     data = path.read_bytes()
-    (tmp_path / 'cut.pth').write_bytes(data[:len(data) // 2])
-    with pytest.raises(CheckpointError, match='truncated'):
-        pretrained(tmp_path / 'cut.pth', 0.5)
+    cut = tmp_path / 'cut.pth'
+    cut.write_bytes(data[:len(data) // 2])
+    # The zip archive's central directory sits at its end: only a cut-off file lacks it.
+    with pytest.raises(CheckpointError, match=(
+            rf'{re.escape(str(cut))} .*expected a complete PyTorch checkpoint, but its '
+            rf'{len(data) // 2} bytes could not be read: .*failed finding central directory$')):
+        pretrained(cut, 0.5)
 
 
 def test_unknown_layout_is_refused(tmp_path):
