@@ -11,6 +11,7 @@ from mmengine.registry import init_default_scope
 from PIL import Image
 
 from shufflenet_det.datasets import CheckedCocoDataset
+from tests.small_pipelines import small_pipelines
 from tests.test_datasets.bad_coco import EXPECTED, write_coco
 from tests.test_tools.tool_runner import REPO, run_tool
 
@@ -168,20 +169,7 @@ def test_exif_rotated_image_is_not_a_size_mismatch(tmp_path):
 OVERRIDES = '''
 _base_ = '{base}'
 data_root = '{root}/'
-img_scale = (96, 96)
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
-    dict(type='PackDetInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
-]
+{pipelines}
 split = dict(data_root=data_root, ann_file='annotations/bad.json', data_prefix=dict(img='images/'))
 train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
                         dataset=dict(**split, pipeline=train_pipeline))
@@ -199,7 +187,8 @@ model = dict(test_cfg=dict(score_thr=0.0))  # a 4-iteration run scores low
 def test_training_and_evaluation_run_to_the_end(root, tmp_path):
     config = tmp_path / 'bad_data.py'
     config.write_text(OVERRIDES.format(
-        base=REPO / 'configs/nanodet_shufflenetv2_lightpan_shapes.py', root=root))
+        base=REPO / 'configs/nanodet_shufflenetv2_lightpan_shapes.py', root=root,
+        pipelines=small_pipelines((96, 96))))
     result = run_tool('tools/train.py', config, '--work-dir', tmp_path / 'work')
     log = result.stdout + result.stderr
     assert (tmp_path / 'work/epoch_1.pth').exists()

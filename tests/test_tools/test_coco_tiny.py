@@ -12,6 +12,8 @@ from pathlib import Path
 import mmengine
 import pytest
 
+from tests.small_pipelines import small_pipelines
+
 REPO = Path(__file__).parents[2]
 COCO_TINY = REPO.parent / 'shared/data/coco_tiny'
 # Several times what a run takes on 2 CPU cores: a hung run fails instead of stalling CI.
@@ -21,25 +23,11 @@ TEST_TIMEOUT_S = 900
 OVERRIDES = '''
 _base_ = '{base}'
 data_root = '{root}/'
-img_scale = (320, 320)
-pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Resize', scale=img_scale, keep_ratio={keep_ratio}),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio={keep_ratio}),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
-]
+{pipelines}
 split = dict(data_root=data_root, ann_file='annotations/instances_train2017.json',
              data_prefix=dict(img='train2017/'))
 train_dataloader = dict(batch_size=8, num_workers=2, dataset=dict(
-    **split, filter_cfg=dict(filter_empty_gt=True, min_size=0), pipeline=pipeline))
+    **split, filter_cfg=dict(filter_empty_gt=True, min_size=0), pipeline=train_pipeline))
 test_dataloader = dict(batch_size=8, dataset=dict(**split, pipeline=test_pipeline))
 test_evaluator = dict(ann_file=data_root + 'annotations/instances_train2017.json')
 val_dataloader = None
@@ -65,8 +53,9 @@ log_processor = dict(by_epoch=False)
 def test_short_training_on_coco_tiny_learns(tmp_path, config, keep_ratio):
     iters = 400
     cfg = tmp_path / f'tiny_{config}'
+    pipelines = small_pipelines((320, 320), keep_ratio=keep_ratio, flip=True)
     cfg.write_text(OVERRIDES.format(base=REPO / 'configs' / config, root=COCO_TINY,
-                                    keep_ratio=keep_ratio, iters=iters))
+                                    pipelines=pipelines, iters=iters))
     work_dir = tmp_path / 'work'
     train = subprocess.run([sys.executable, 'tools/train.py', str(cfg), '--work-dir',
                             str(work_dir)], capture_output=True, text=True, cwd=REPO,

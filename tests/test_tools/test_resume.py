@@ -20,18 +20,13 @@ from mmengine.logging import MMLogger
 
 from shufflenet_det.utils import safe_torch_load
 from shufflenet_det.utils.resume_checkpoint import find_resumable_checkpoint
+from tests.small_pipelines import small_pipelines
 from tests.test_tools.tool_runner import REPO, run_tool
 
 # 12 iterations on 96x96 shapes, a checkpoint every 4, a log line every iteration.
 TINY = '''
 _base_ = '{base}'
-img_scale = (96, 96)
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
-    dict(type='PackDetInputs')
-]
+{pipelines}
 train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
                         sampler=dict(type='InfiniteSampler'),
                         dataset=dict(data_root='{root}/', pipeline=train_pipeline))
@@ -61,7 +56,7 @@ def config(tmp_path_factory):
              '1', '--size', '96')
     path = root / 'tiny.py'
     path.write_text(TINY.format(base=REPO / 'configs/nanodet_shufflenetv2_lightpan_shapes.py',
-                                root=root / 'shapes'))
+                                root=root / 'shapes', pipelines=small_pipelines((96, 96))))
     return path
 
 
