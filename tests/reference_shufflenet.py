@@ -37,20 +37,24 @@ def randomize_bn(model, seed=0):
     return model
 
 
+def relu():
+    return nn.ReLU(inplace=True)
+
+
 class TorchvisionUnit(nn.Module):
 
-    def __init__(self, inp, oup, stride):
+    def __init__(self, inp, oup, stride, act=relu):
         super().__init__()
         half = oup // 2
         self.stride = stride
         if stride == 2:
             self.branch1 = nn.Sequential(
                 conv(inp, inp, 3, stride, inp), nn.BatchNorm2d(inp),
-                conv(inp, half), nn.BatchNorm2d(half), nn.ReLU(inplace=True))
+                conv(inp, half), nn.BatchNorm2d(half), act())
         self.branch2 = nn.Sequential(
-            conv(inp if stride == 2 else half, half), nn.BatchNorm2d(half), nn.ReLU(inplace=True),
+            conv(inp if stride == 2 else half, half), nn.BatchNorm2d(half), act(),
             conv(half, half, 3, stride, half), nn.BatchNorm2d(half),
-            conv(half, half), nn.BatchNorm2d(half), nn.ReLU(inplace=True))
+            conv(half, half), nn.BatchNorm2d(half), act())
 
     def forward(self, x):
         if self.stride == 2:
@@ -62,20 +66,23 @@ class TorchvisionUnit(nn.Module):
 
 
 class TorchvisionShuffleNetV2(nn.Module):
-    """torchvision's layout; ``features`` returns the conv5 output."""
+    """torchvision's layout; ``features`` returns the conv5 output.
 
-    def __init__(self, width=1.0, num_classes=1000):
+    ``act`` makes the activation modules (NanoDet's copy of this layout uses LeakyReLU).
+    """
+
+    def __init__(self, width=1.0, num_classes=1000, act=relu):
         super().__init__()
         c2, c3, c4, c5 = CHANNELS[width]
-        self.conv1 = nn.Sequential(conv(3, 24, 3, 2), nn.BatchNorm2d(24), nn.ReLU(inplace=True))
+        self.conv1 = nn.Sequential(conv(3, 24, 3, 2), nn.BatchNorm2d(24), act())
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         inp = 24
         for name, oup, n in zip(('stage2', 'stage3', 'stage4'), (c2, c3, c4), REPEATS):
-            units = [TorchvisionUnit(inp, oup, 2)] + [TorchvisionUnit(oup, oup, 1)
-                                                      for _ in range(n - 1)]
+            units = [TorchvisionUnit(inp, oup, 2, act)] + [TorchvisionUnit(oup, oup, 1, act)
+                                                           for _ in range(n - 1)]
             setattr(self, name, nn.Sequential(*units))
             inp = oup
-        self.conv5 = nn.Sequential(conv(inp, c5), nn.BatchNorm2d(c5), nn.ReLU(inplace=True))
+        self.conv5 = nn.Sequential(conv(inp, c5), nn.BatchNorm2d(c5), act())
         self.fc = nn.Linear(c5, num_classes)
 
     def features(self, x):

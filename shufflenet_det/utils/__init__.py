@@ -1,3 +1,4 @@
+from .checkpoint_fit import check_weights_fit
 from .cpu_distributed import setup_cpu_distributed
 from .model_config_check import ModelConfigError, check_model_config
 from .resume_checkpoint import find_resumable_checkpoint
@@ -7,6 +8,7 @@ from .safe_checkpoint import (CheckpointError, UnsafeCheckpointError,
 
 __all__ = [
     'CheckpointError', 'ModelConfigError', 'UnsafeCheckpointError', 'check_annotation_files',
-    'check_model_config', 'find_resumable_checkpoint', 'load_config', 'load_run_config',
-    'register_safe_checkpoint_loader', 'safe_torch_load', 'setup_cpu_distributed'
+    'check_model_config', 'check_weights_fit', 'find_resumable_checkpoint', 'load_config',
+    'load_run_config', 'register_safe_checkpoint_loader', 'safe_torch_load',
+    'setup_cpu_distributed'
 ]

@@ -21,6 +21,7 @@ import torch
 from mmengine.logging import MMLogger
 from mmengine.runner import CheckpointLoader
 
+from shufflenet_det.utils.checkpoint_fit import check_weights_fit
 from shufflenet_det.utils.safe_checkpoint import CheckpointError
 from .shufflenet_v2 import ARCH_SETTINGS, STAGE_BLOCKS, STEM_CHANNELS, ShuffleNetV2
 
@@ -56,7 +57,9 @@ def detect_layout(state_dict: StateDict) -> str:
         f"'first_conv.*' keys); found: {sample}")
 
 
-def _rename_torchvision(state_dict: StateDict) -> StateDict:
+def rename_torchvision(state_dict: StateDict) -> StateDict:
+    """Rename torchvision-layout weights (also NanoDet's backbone) to the native layout; the
+    classifier ``fc`` is dropped, keys of no known module are kept as they are."""
     renamed = {}
     for key, value in state_dict.items():
         if key.startswith('fc.'):
@@ -265,7 +268,7 @@ def convert_to_native(state_dict: StateDict) -> Tuple[StateDict, str]:
         return state_dict, 'mmpretrain'
     layout = detect_layout(state_dict)
     if layout == 'torchvision':
-        return _rename_torchvision(state_dict), layout
+        return rename_torchvision(state_dict), layout
     if layout == 'megvii':
         return _convert_megvii(state_dict), layout
     return {k: v for k, v in state_dict.items() if not k.startswith(CLASSIFIER_PREFIXES)}, layout
@@ -342,29 +345,15 @@ def load_native_weights(backbone: ShuffleNetV2, state_dict: StateDict, source: s
         state_dict = {k: v for k, v in state_dict.items() if not k.startswith('layers.3.')}
     else:
         state_dict = dict(state_dict)
-    optional = {k for k in expected if k.endswith('num_batches_tracked')}
-    missing = sorted(set(expected) - set(state_dict) - optional)
-    unexpected = sorted(set(state_dict) - set(expected))
-    extra_dw_keys = {k for k in expected if '.extra_dw.' in k and k not in optional}
-    if extra_dw_keys and extra_dw_keys.issubset(missing):  # V2 weights into V2*
+    extra_dw_keys = {k for k in expected
+                     if '.extra_dw.' in k and not k.endswith('num_batches_tracked')}
+    if extra_dw_keys and not extra_dw_keys & set(state_dict):  # V2 weights into V2*
         init_extra_dw_as_identity(state_dict, backbone)
-        missing = [k for k in missing if k not in extra_dw_keys]
-    if missing or unexpected:
-        raise CheckpointError(
-            f'{source} does not match ShuffleNetV2(widen_factor={backbone.widen_factor}, '
-            f'extra_dw={backbone.extra_dw}): missing keys {missing[:5]}'
-            f'{" ..." if len(missing) > 5 else ""} ({len(missing)} in all), unexpected keys '
-            f'{unexpected[:5]}{" ..." if len(unexpected) > 5 else ""} ({len(unexpected)} in all)')
-    mismatched = [(k, tuple(v.shape), tuple(expected[k].shape)) for k, v in state_dict.items()
-                  if v.shape != expected[k].shape]
-    if mismatched:
-        key, found, wanted = mismatched[0]
-        width = infer_widen_factor(state_dict)
-        hint = f'; the file looks like widen_factor={width}' if width else ''
-        raise CheckpointError(
-            f'{source} does not fit ShuffleNetV2(widen_factor={backbone.widen_factor}): '
-            f'{len(mismatched)} tensors have other shapes, e.g. {key} is {found} in the file '
-            f'but {wanted} in the backbone{hint}')
+    width = infer_widen_factor(state_dict)
+    check_weights_fit(
+        expected, state_dict, source,
+        f'ShuffleNetV2(widen_factor={backbone.widen_factor}, extra_dw={backbone.extra_dw})',
+        hint=f'; the file looks like widen_factor={width}' if width else '')
     backbone.load_state_dict(state_dict, strict=False)
 
 

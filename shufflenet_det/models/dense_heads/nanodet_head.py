@@ -81,6 +81,12 @@ class NanoDetHead(GFLHead):
         for conv in self.out_convs:
             nn.init.constant_(conv.bias[:self.cls_out_channels], bias_init_with_prob(0.01))
 
+    def class_score_params(self) -> List[str]:
+        """Parameters whose first ``num_classes`` output channels are the class scores (the
+        box distribution follows), for ``ClassTransferHook``."""
+        return [f'out_convs.{i}.{param}' for i in range(len(self.out_convs))
+                for param in ('weight', 'bias')]
+
     def forward(self, x: Sequence[Tensor]) -> Tuple[List[Tensor], List[Tensor]]:
         """Class scores and box distributions of every level."""
         if len(x) != len(self.towers):

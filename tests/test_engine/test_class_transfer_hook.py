@@ -1,0 +1,86 @@
+"""ClassTransferHook, run by MMEngine's own Runner.load_checkpoint: a checkpoint trained on 80
+COCO classes loads into a head with other classes, class scores matched by name."""
+from pathlib import Path
+
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from mmdet.datasets import CocoDataset
+
+from tests.test_tools.tool_runner import REPO
+
+CONFIG = REPO / 'configs/nanodet_shufflenetv2-0.5x_lightpan_320_coco.py'
+COCO = CocoDataset.METAINFO['classes']
+
+
+def runner_for(tmp_path, classes, name):
+    """A runner whose dataset has ``classes`` (as MMEngine's loops tell the visualizer)."""
+    cfg = Config.fromfile(str(CONFIG))
+    cfg.model.bbox_head.num_classes = len(classes)
+    runner = Runner(model=cfg.model, work_dir=str(tmp_path / name), default_scope='mmdet',
+                    custom_hooks=cfg.custom_hooks, experiment_name=name)
+    runner.visualizer.dataset_meta = dict(classes=classes)
+    return runner
+
+
+def logged(runner):
+    return (Path(runner.log_dir) / f'{runner.timestamp}.log').read_text()
+
+
+def save_coco_checkpoint(tmp_path, with_classes=True):
+    torch.manual_seed(0)
+    coco = runner_for(tmp_path, COCO, 'coco').model
+    meta = dict(dataset_meta=dict(classes=COCO)) if with_classes else {}
+    torch.save(dict(state_dict=coco.state_dict(), meta=meta), tmp_path / 'coco.pth')
+    return coco.state_dict()
+
+
+def test_classes_are_matched_by_name_and_distributions_kept(tmp_path):
+    coco = save_coco_checkpoint(tmp_path)
+    classes = ('dog', 'widget', 'person')  # COCO's 16th and 0th class, and a new one
+    runner = runner_for(tmp_path, classes, 'fine_tune')
+    initial = {k: v.clone() for k, v in runner.model.state_dict().items()}
+    runner.load_checkpoint(str(tmp_path / 'coco.pth'))
+    loaded = runner.model.state_dict()
+    for level in range(3):
+        for param in ('weight', 'bias'):
+            key = f'bbox_head.out_convs.{level}.{param}'
+            assert torch.equal(loaded[key][0], coco[key][COCO.index('dog')])
+            assert torch.equal(loaded[key][1], initial[key][1])
+            assert torch.equal(loaded[key][2], coco[key][COCO.index('person')])
+            assert torch.equal(loaded[key][3:], coco[key][80:])  # the box distribution
+    assert torch.equal(loaded['backbone.conv1.conv.weight'], coco['backbone.conv1.conv.weight'])
+    assert torch.equal(loaded['bbox_head.towers.2.1.pointwise_conv.bn.running_mean'],
+                       coco['bbox_head.towers.2.1.pointwise_conv.bn.running_mean'])
+    assert ("ClassTransferHook: 2 of 3 classes take their scores from the checkpoint's 80 "
+            "classes: 'dog', 'person'; starting fresh: 'widget'") in logged(runner)
+
+
+def test_a_misspelt_class_starts_fresh_and_the_log_names_the_close_one(tmp_path):
+    coco = save_coco_checkpoint(tmp_path)
+    runner = runner_for(tmp_path, ('person', 'trafic light'), 'misspelt')
+    runner.load_checkpoint(str(tmp_path / 'coco.pth'))
+    assert "starting fresh: 'trafic light' (the checkpoint has 'traffic light')" in logged(
+        runner)
+    weight = runner.model.state_dict()['bbox_head.out_convs.0.weight']
+    assert torch.equal(weight[0], coco['bbox_head.out_convs.0.weight'][0])
+
+
+def test_the_same_classes_load_unchanged(tmp_path):
+    coco = save_coco_checkpoint(tmp_path)
+    runner = runner_for(tmp_path, COCO, 'same')
+    runner.load_checkpoint(str(tmp_path / 'coco.pth'))
+    assert all(torch.equal(v, coco[k]) for k, v in runner.model.state_dict().items())
+    assert 'ClassTransferHook:' not in logged(runner)
+
+
+def test_without_class_names_the_mismatched_tensors_are_not_loaded(tmp_path):
+    coco = save_coco_checkpoint(tmp_path, with_classes=False)
+    runner = runner_for(tmp_path, ('dog', 'person'), 'no_names')
+    initial = runner.model.state_dict()['bbox_head.out_convs.0.weight'].clone()
+    runner.load_checkpoint(str(tmp_path / 'coco.pth'))
+    assert 'the checkpoint names no classes' in logged(runner)
+    state = runner.model.state_dict()
+    assert torch.equal(state['bbox_head.out_convs.0.weight'], initial)
+    assert torch.equal(state['backbone.conv1.conv.weight'], coco['backbone.conv1.conv.weight'])

@@ -1,0 +1,107 @@
+"""NanoDet-m's published COCO weights, converted: tools/test.py scores on coco_tiny what NanoDet's
+own processing scores, and fine-tuning from them on a few COCO classes beats training from
+scratch.
+
+Uses ../shared/data/nanodet_m_coco (the weights, NanoDet's reference results) and
+../shared/data/coco_tiny (80 real COCO val2017 images); skipped where they are absent.
+"""
+import re
+
+import pytest
+
+from tests.test_tools.tool_runner import REPO, run_tool
+
+SHARED = REPO.parent / 'shared/data'
+WEIGHTS = SHARED / 'nanodet_m_coco'
+COCO_TINY = SHARED / 'coco_tiny'
+pytestmark = pytest.mark.skipif(not (WEIGHTS.exists() and COCO_TINY.exists()),
+                                reason='../shared/data/nanodet_m_coco or coco_tiny is not here')
+
+EVALUATE = '''
+_base_ = '{base}'
+data_root = '{root}/'
+split = dict(data_root=data_root, ann_file='annotations/instances_{split}2017.json',
+             data_prefix=dict(img='{split}2017/'))
+test_dataloader = dict(batch_size=8, dataset=dict(**split))
+test_evaluator = dict(ann_file=data_root + 'annotations/instances_{split}2017.json')
+'''
+FINE_TUNE = '''
+_base_ = '{base}'
+data_root = '{root}/'
+metainfo = dict(classes={classes})
+model = dict(bbox_head=dict(num_classes={num_classes}))
+train_dataloader = dict(batch_size=8, num_workers=2, dataset=dict(
+    data_root=data_root, metainfo=metainfo, ann_file='annotations/instances_train2017.json',
+    data_prefix=dict(img='train2017/'), filter_cfg=dict(filter_empty_gt=True, min_size=0)))
+test_dataloader = dict(batch_size=8, dataset=dict(
+    data_root=data_root, metainfo=metainfo, ann_file='annotations/instances_val2017.json',
+    data_prefix=dict(img='val2017/')))
+test_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
+val_dataloader = None
+val_cfg = None
+val_evaluator = None
+randomness = dict(seed=0)
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters={iters})
+param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=10)]
+optim_wrapper = dict(_delete_=True, type='FiniteLossOptimWrapper', clip_grad=dict(max_norm=35),
+                     optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05))
+custom_hooks = [dict(type='ClassTransferHook'), dict(type='BNRecalibrationHook')]
+default_hooks = dict(checkpoint=dict(interval={iters}, by_epoch=False), logger=dict(interval=10))
+log_processor = dict(by_epoch=False)
+load_from = {load_from!r}
+'''
+
+
+def bbox_map(output: str) -> float:
+    if 'The testing results of the whole dataset is empty' in output:
+        return 0.0  # MMDetection's CocoMetric reports nothing when no box passes score_thr
+    match = re.search(r'coco/bbox_mAP: (\d+\.\d+)', output)
+    assert match, output[-3000:]
+    return float(match.group(1))
+
+
+def convert(name, tmp_path):
+    out = tmp_path / f'{name}_mmdet.pth'
+    result = run_tool('tools/model_converters/nanodet_to_mmdet.py', WEIGHTS / f'{name}.ckpt', out)
+    assert 'BatchNorms are folded' in result.stdout  # these weights come from an ncnn export
+    return out
+
+
+@pytest.mark.parametrize('name, config, reference', [
+    ('nanodet_m_320', 'nanodet_shufflenetv2_lightpan_320_coco.py', 0.250),
+    ('nanodet_m_416', 'nanodet_shufflenetv2_lightpan_416_coco.py', 0.262),
+])
+def test_converted_weights_score_what_nanodet_scores(tmp_path, name, config, reference):
+    checkpoint = convert(name, tmp_path)
+    cfg = tmp_path / f'coco_tiny_{config}'
+    cfg.write_text(EVALUATE.format(base=REPO / 'configs' / config, root=COCO_TINY, split='val'))
+    result = run_tool('tools/test.py', cfg, checkpoint, '--work-dir', tmp_path / 'work',
+                      timeout=900)
+    measured = bbox_map(result.stdout + result.stderr)
+    print(f'{name} with {config}: bbox mAP {measured} on coco_tiny val (NanoDet: {reference})')
+    assert abs(measured - reference) <= 0.005
+
+
+def test_fine_tuning_from_coco_weights_beats_training_from_scratch(tmp_path):
+    checkpoint = convert('nanodet_m_320', tmp_path)
+    # COCO names in the annotation file's order (MMDetection numbers labels in that order), at
+    # other positions than in the checkpoint's 80 classes.
+    classes = ('person', 'car', 'dog')
+    maps = {}
+    for start, load_from in (('coco', str(checkpoint)), ('scratch', None)):
+        cfg = tmp_path / f'fine_tune_{start}.py'
+        cfg.write_text(FINE_TUNE.format(
+            base=REPO / 'configs/nanodet_shufflenetv2_lightpan_320_coco.py', root=COCO_TINY,
+            classes=classes, num_classes=len(classes), iters=30, load_from=load_from))
+        work_dir = tmp_path / start
+        train = run_tool('tools/train.py', cfg, '--work-dir', work_dir, timeout=1800)
+        log = train.stdout + train.stderr
+        if start == 'coco':
+            assert ("ClassTransferHook: 3 of 3 classes take their scores from the checkpoint's "
+                    "80 classes: 'person', 'car', 'dog'") in log
+            assert 'BNRecalibrationHook: the statistics of 67 BatchNorm layers' in log
+        test = run_tool('tools/test.py', cfg, work_dir / 'iter_30.pth', '--work-dir', work_dir,
+                        timeout=900)
+        maps[start] = bbox_map(test.stdout + test.stderr)
+    print(f'bbox mAP of {classes} on coco_tiny val after 30 iterations: {maps}')
+    assert maps['coco'] >= 0.2 and maps['coco'] >= maps['scratch'] + 0.15, maps

@@ -1,0 +1,125 @@
+"""Convert NanoDet-m's released checkpoints (NanoDet's own layout) into this project's.
+
+Reads NanoDet's Lightning ``.ckpt`` (``model.*`` weights; the EMA copy ``avg_model.*`` when there
+is one, unless --no-ema) and its 0.x ``.pth``, for NanoDet-m 0.5x, 1.0x and 1.5x. The weights are
+checked strictly against the matching config's detector (or --config's) before anything is
+written, and written in one piece.
+
+Example:
+    python tools/model_converters/nanodet_to_mmdet.py nanodet_m_320.ckpt \
+        checkpoints/nanodet_m_320_mmdet.pth
+    python tools/test.py configs/nanodet_shufflenetv2_lightpan_320_coco.py \
+        checkpoints/nanodet_m_320_mmdet.pth
+"""
+import argparse
+import io
+import os
+from typing import Optional, Tuple
+
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from mmdet.datasets import CocoDataset
+from mmdet.registry import MODELS
+
+import shufflenet_det  # noqa: F401  (registers the modules)
+from shufflenet_det.engine import atomic_write
+from shufflenet_det.models.nanodet_checkpoint import (convert_nanodet_m, identify_nanodet_m,
+                                                      select_nanodet_weights)
+from shufflenet_det.utils import CheckpointError, check_weights_fit, safe_torch_load
+
+# NanoDet-m's widths -> this project's configs of the same network (a file does not say at which
+# input size it was trained: NanoDet-m 1.0x has a 320 and a 416 model).
+CONFIGS = {
+    0.5: ['configs/nanodet_shufflenetv2-0.5x_lightpan_320_coco.py'],
+    1.0: ['configs/nanodet_shufflenetv2_lightpan_320_coco.py',
+          'configs/nanodet_shufflenetv2_lightpan_416_coco.py'],
+    1.5: ['configs/nanodet_shufflenetv2-1.5x_lightpan_320_coco.py'],
+}
+COCO_CLASSES = 80
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('src', help="NanoDet checkpoint (.ckpt or .pth)")
+    parser.add_argument('dst', help='where to write the converted checkpoint')
+    parser.add_argument('--config', help='check the weights against this config instead of '
+                        'the matching one of configs/')
+    parser.add_argument('--no-ema', action='store_true',
+                        help='take the raw model.* weights of a .ckpt, not its EMA avg_model.*')
+    return parser.parse_args()
+
+
+def build_model(config: str) -> torch.nn.Module:
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    return MODELS.build(cfg.model)
+
+
+def convert(src: str, config: Optional[str], use_ema: bool) -> Tuple[dict, str]:
+    """The converted checkpoint of ``src`` and a description of it.
+
+    The weights are checked against the detector of ``config`` (None: the matching one of
+    ``CONFIGS``); any mismatch raises :class:`CheckpointError`.
+    """
+    weights, which = select_nanodet_weights(safe_torch_load(src), use_ema)
+    width, channels = identify_nanodet_m(weights)
+    if width not in CONFIGS:
+        raise CheckpointError(f'{src}: NanoDet-m has no {width}x model; this project has '
+                              f'configs for widths {sorted(CONFIGS)}')
+    config = config or CONFIGS[width][0]
+    model = build_model(config)
+    state_dict = convert_nanodet_m(weights)
+    num_classes = (state_dict['bbox_head.out_convs.0.weight'].shape[0] -
+                   4 * (model.bbox_head.reg_max + 1))
+    source = f'{src} (NanoDet-m {width}x, PAN {channels}, {num_classes} classes, {which})'
+    try:
+        check_weights_fit(model.state_dict(), state_dict, source, f'the detector of {config}')
+    except CheckpointError as err:
+        hint = f'; the configs for this file: {", ".join(CONFIGS[width])}'
+        if num_classes != COCO_CLASSES:
+            hint += f', with model.bbox_head.num_classes={num_classes}'
+        raise CheckpointError(f'{err}{hint}') from None
+    model.load_state_dict(state_dict, strict=False)  # every key was checked above
+    meta = dict(source=os.path.basename(src), nanodet_weights=which, config=config,
+                matching_configs=CONFIGS[width])
+    if num_classes == COCO_CLASSES:
+        meta['dataset_meta'] = dict(CocoDataset.METAINFO)
+    return dict(state_dict=model.state_dict(), meta=meta), source
+
+
+def has_folded_batchnorm(state_dict: dict) -> bool:
+    """Whether every BatchNorm is an identity (weight 1, mean 0, variance 1 - eps): the
+    weights of an inference export, whose BatchNorms were folded into the convolutions."""
+    prefixes = [k[:-len('running_var')] for k in state_dict if k.endswith('running_var')]
+    return bool(prefixes) and all(
+        bool((state_dict[p + 'weight'] == 1).all() and (state_dict[p + 'running_mean'] == 0).all())
+        and torch.allclose(state_dict[p + 'running_var'], torch.tensor(1 - 1e-5))
+        for p in prefixes)
+
+
+def main() -> None:
+    args = parse_args()
+    try:
+        checkpoint, source = convert(args.src, args.config, not args.no_ema)
+    except CheckpointError as err:
+        raise SystemExit(f'error: {err}')
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    atomic_write(buffer.getvalue(), args.dst)  # the old file or the whole new one, never half
+    print(f'converted {source} -> {args.dst}')
+    if args.config:
+        print(f'checked against {args.config}')
+    else:
+        print('matching config: ' + ' or '.join(checkpoint['meta']['matching_configs']) +
+              ' (the one of the input size the model was trained at)')
+    if has_folded_batchnorm(checkpoint['state_dict']):
+        print('note: its BatchNorms are folded into the convolutions (an inference export); '
+              'to fine-tune from it, add BNRecalibrationHook to custom_hooks (README, '
+              '"Pretrained detectors")')
+
+
+if __name__ == '__main__':
+    main()
