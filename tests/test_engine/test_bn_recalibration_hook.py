@@ -46,7 +46,7 @@ def test_eval_output_is_kept_and_training_mode_agrees_with_it():
     first = model.layers[0](torch.stack([x for b in data for x in b['inputs']]))
     trained_mode_gap = (run(model, data[0], train=True) - before[0]).abs().mean()
 
-    assert recalibrate_batchnorm(model, data) == 2
+    assert recalibrate_batchnorm(model, data) == (2, 4)
     for batch, expected in zip(data, before):
         torch.testing.assert_close(run(model, batch, train=False), expected, rtol=1e-4,
                                    atol=1e-4)
@@ -60,7 +60,8 @@ def test_eval_output_is_kept_and_training_mode_agrees_with_it():
 
 def build_runner(tmp_path, name, load_from=None):
     return Runner(
-        model=ConvBNNet(), work_dir=str(tmp_path / name), experiment_name=name,
+        model=ConvBNNet(), work_dir=str(tmp_path / name),
+        experiment_name=f'{tmp_path.name}_{name}',  # unique: one logger each
         train_dataloader=dict(dataset=[dict(inputs=x) for b in batches() for x in b['inputs']],
                               batch_size=6, sampler=dict(type='InfiniteSampler', shuffle=False)),
         train_cfg=dict(by_epoch=False, max_iters=1),

@@ -19,7 +19,8 @@ def runner_for(tmp_path, classes, name):
     cfg = Config.fromfile(str(CONFIG))
     cfg.model.bbox_head.num_classes = len(classes)
     runner = Runner(model=cfg.model, work_dir=str(tmp_path / name), default_scope='mmdet',
-                    custom_hooks=cfg.custom_hooks, experiment_name=name)
+                    custom_hooks=cfg.custom_hooks,
+                    experiment_name=f'{tmp_path.name}_{name}')  # unique: one logger each
     runner.visualizer.dataset_meta = dict(classes=classes)
     return runner
 

@@ -146,6 +146,9 @@ def test_bad_files_are_refused_and_nothing_is_written(tmp_path):
     message = refused(tmp_path, legacy_checkpoint(random_nanodet_m(0.5)), '--config',
                       CONFIGS[1.0])
     assert 'tensors have other shapes' in message and CONFIGS[0.5] in message
+    message = refused(tmp_path, legacy_checkpoint(model), '--config',
+                      'configs/fcos_shufflenetv2_coco.py')
+    assert 'is not a NanoDet-style detector' in message
 
     assert 'cannot read checkpoint' in refused(tmp_path, b'not a checkpoint')
     message = refused(tmp_path, {'state_dict': CodeOnLoad()})

@@ -14,6 +14,7 @@ Example:
 import argparse
 import io
 import os
+from pathlib import Path
 from typing import Optional, Tuple
 
 import torch
@@ -25,10 +26,12 @@ from mmdet.registry import MODELS
 
 import shufflenet_det  # noqa: F401  (registers the modules)
 from shufflenet_det.engine import atomic_write
+from shufflenet_det.models.dense_heads import NanoDetHead
 from shufflenet_det.models.nanodet_checkpoint import (convert_nanodet_m, identify_nanodet_m,
                                                       select_nanodet_weights)
 from shufflenet_det.utils import CheckpointError, check_weights_fit, safe_torch_load
 
+REPO = Path(__file__).resolve().parents[2]
 # NanoDet-m's widths -> this project's configs of the same network (a file does not say at which
 # input size it was trained: NanoDet-m 1.0x has a 320 and a 416 model).
 CONFIGS = {
@@ -49,13 +52,22 @@ def parse_args() -> argparse.Namespace:
                         'the matching one of configs/')
     parser.add_argument('--no-ema', action='store_true',
                         help='take the raw model.* weights of a .ckpt, not its EMA avg_model.*')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.config and not os.path.isfile(args.config):
+        parser.error(f'--config {args.config}: no such file')
+    return args
 
 
-def build_model(config: str) -> torch.nn.Module:
-    cfg = Config.fromfile(config)
+def build_head(config: str) -> Tuple[torch.nn.Module, NanoDetHead]:
+    """The detector of ``config`` (relative paths from the current directory, then from the
+    repository) and its head, which must be a ``NanoDetHead``."""
+    cfg = Config.fromfile(config if os.path.isfile(config) else str(REPO / config))
     init_default_scope(cfg.get('default_scope', 'mmdet'))
-    return MODELS.build(cfg.model)
+    model = MODELS.build(cfg.model)
+    if not isinstance(getattr(model, 'bbox_head', None), NanoDetHead):
+        raise CheckpointError(f'{config} is not a NanoDet-style detector (NanoDetHead); NanoDet-m '
+                              'weights go into one')
+    return model, model.bbox_head
 
 
 def convert(src: str, config: Optional[str], use_ema: bool) -> Tuple[dict, str]:
@@ -70,16 +82,16 @@ def convert(src: str, config: Optional[str], use_ema: bool) -> Tuple[dict, str]:
         raise CheckpointError(f'{src}: NanoDet-m has no {width}x model; this project has '
                               f'configs for widths {sorted(CONFIGS)}')
     config = config or CONFIGS[width][0]
-    model = build_model(config)
+    model, head = build_head(config)
     state_dict = convert_nanodet_m(weights)
-    num_classes = (state_dict['bbox_head.out_convs.0.weight'].shape[0] -
-                   4 * (model.bbox_head.reg_max + 1))
+    outputs = state_dict.get('bbox_head.out_convs.0.weight')
+    num_classes = None if outputs is None else outputs.shape[0] - 4 * (head.reg_max + 1)
     source = f'{src} (NanoDet-m {width}x, PAN {channels}, {num_classes} classes, {which})'
     try:
         check_weights_fit(model.state_dict(), state_dict, source, f'the detector of {config}')
     except CheckpointError as err:
         hint = f'; the configs for this file: {", ".join(CONFIGS[width])}'
-        if num_classes != COCO_CLASSES:
+        if num_classes not in (None, COCO_CLASSES):
             hint += f', with model.bbox_head.num_classes={num_classes}'
         raise CheckpointError(f'{err}{hint}') from None
     model.load_state_dict(state_dict, strict=False)  # every key was checked above

@@ -1,5 +1,5 @@
 """Fine-tune from weights whose BatchNorm statistics do not describe the new data."""
-from typing import Iterable
+from typing import Iterable, Tuple
 
 import torch
 import torch.nn as nn
@@ -13,7 +13,7 @@ from mmdet.registry import HOOKS
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(model: nn.Module, batches: Iterable[dict]) -> int:
+def recalibrate_batchnorm(model: nn.Module, batches: Iterable[dict]) -> Tuple[int, int]:
     """Set every BatchNorm's statistics to those of its input on ``batches``, keeping what the
     model computes in eval mode.
 
@@ -30,7 +30,7 @@ def recalibrate_batchnorm(model: nn.Module, batches: Iterable[dict]) -> int:
         batches (Iterable[dict]): Training batches, as the dataloader yields them.
 
     Returns:
-        int: How many BatchNorm layers were recalibrated.
+        tuple[int, int]: How many BatchNorm layers were recalibrated, on how many batches.
     """
     layers = {module: [0., 0., 0] for module in model.modules()
               if isinstance(module, _BatchNorm) and module.affine and module.track_running_stats}
@@ -44,10 +44,12 @@ def recalibrate_batchnorm(model: nn.Module, batches: Iterable[dict]) -> int:
 
     handles = [module.register_forward_pre_hook(measure) for module in layers]
     model.eval()
+    num_batches = 0
     try:
         for batch in batches:
             data = model.data_preprocessor(batch, True)
             model(data['inputs'], data.get('data_samples'), mode='tensor')
+            num_batches += 1
     finally:
         for handle in handles:
             handle.remove()
@@ -66,7 +68,7 @@ def recalibrate_batchnorm(model: nn.Module, batches: Iterable[dict]) -> int:
         module.running_mean.copy_(mean)
         module.running_var.copy_(var)
         recalibrated += 1
-    return recalibrated
+    return recalibrated, num_batches
 
 
 @HOOKS.register_module()
@@ -83,7 +85,8 @@ class BNRecalibrationHook(Hook):
     (no ``load_from``) or resumes.
 
     Args:
-        num_batches (int): Training batches to measure. Default: 10.
+        num_batches (int): Training batches to measure (fewer if the dataset has fewer).
+            Default: 10.
     """
 
     priority = 'VERY_HIGH'
@@ -109,15 +112,16 @@ class BNRecalibrationHook(Hook):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         train_loader = runner.train_loop.dataloader
         # A loader of its own: drawing from the training loop's would disturb its iterator.
-        loader = DataLoader(train_loader.dataset, batch_size=train_loader.batch_size,
+        # (MMDetection's configs batch with a batch sampler, which leaves batch_size None.)
+        batch_size = train_loader.batch_size or train_loader.batch_sampler.batch_size
+        loader = DataLoader(train_loader.dataset, batch_size=batch_size,
                             num_workers=train_loader.num_workers,
                             collate_fn=train_loader.collate_fn,
                             sampler=RandomSampler(train_loader.dataset,
                                                   generator=torch.Generator().manual_seed(0)))
-        count = recalibrate_batchnorm(
+        layers, batches = recalibrate_batchnorm(
             model, (batch for _, batch in zip(range(self.num_batches), loader)))
         model.train()
         runner.logger.info(
-            f'BNRecalibrationHook: the statistics of {count} BatchNorm layers re-estimated on '
-            f'{self.num_batches} training batches; the loaded network computes the same in eval '
-            'mode')
+            f'BNRecalibrationHook: the statistics of {layers} BatchNorm layers re-estimated on '
+            f'{batches} training batches; the loaded network computes the same in eval mode')

@@ -66,20 +66,24 @@ class ClassTransferHook(Hook):
             return
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         head = getattr(model, 'bbox_head', None)
-        if not loaded_classes or not hasattr(head, 'class_score_params'):
-            what = ('the checkpoint names no classes (meta.dataset_meta.classes)'
-                    if not loaded_classes else f'{type(head).__name__} names no class-score '
-                    'parameters')
-            runner.logger.warning(f'ClassTransferHook: {what}, so class scores cannot be '
-                                  'matched by name; tensors of other shapes are not loaded')
-            return
         state_dict = checkpoint.get('state_dict', checkpoint)
+        if not hasattr(head, 'class_score_params'):
+            runner.logger.warning(
+                f'ClassTransferHook: {type(head).__name__} names no class-score parameters, so '
+                "the checkpoint's classes cannot be matched to the run's by name")
+            return
         initial = model.state_dict()
-        for name in head.class_score_params():
-            key = f'bbox_head.{name}'
-            loaded = state_dict.get(key)
-            if loaded is None:
-                continue
+        keys = [f'bbox_head.{name}' for name in head.class_score_params()
+                if f'bbox_head.{name}' in state_dict]
+        if not loaded_classes:
+            if any(state_dict[key].shape != initial[key].shape for key in keys):
+                runner.logger.warning(
+                    'ClassTransferHook: the checkpoint names no classes '
+                    '(meta.dataset_meta.classes), so class scores cannot be matched by name; '
+                    'its class-score tensors, of other shapes, are not loaded')
+            return
+        for key in keys:
+            loaded = state_dict[key]
             extra = initial[key].shape[0] - len(classes)
             if loaded.shape[0] - len(loaded_classes) != extra or \
                     loaded.shape[1:] != initial[key].shape[1:]:
