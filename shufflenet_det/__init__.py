@@ -5,6 +5,7 @@ load local checkpoints without running code from them (see ``utils.safe_checkpoi
 """
 from .datasets import *  # noqa: F401,F403
 from .engine import *  # noqa: F401,F403
+from .evaluation import *  # noqa: F401,F403
 from .models import *  # noqa: F401,F403
 from .utils import register_safe_checkpoint_loader
 

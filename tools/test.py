@@ -20,8 +20,9 @@ from mmengine.runner import Runner
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
-from shufflenet_det.utils import (check_annotation_files, load_run_config,
-                                  setup_cpu_distributed)
+from shufflenet_det.datasets import DatasetError
+from shufflenet_det.utils import (check_annotation_files, check_dataset_config,
+                                  load_run_config, setup_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -79,10 +80,18 @@ def main() -> None:
     args = parse_args()
     setup_cache_size_limit_of_dynamo()
     cfg = load_run_config(args.config, args.cfg_options, args.work_dir, args.launcher)
-    check_annotation_files(cfg, ('test_dataloader', 'test_evaluator'))
+    sections = ('test_dataloader', 'test_evaluator')
+    check_annotation_files(cfg, sections)
+    try:
+        check_dataset_config(cfg, sections)
+    except DatasetError as error:
+        raise SystemExit(f'error: {error}') from None
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
+        if cfg.default_hooks.visualization.type == 'DetVisualizationHook':
+            # MMDetection's names drawings by file name: cam1/1.jpg and cam2/1.jpg collide
+            cfg.default_hooks.visualization.type = 'RelativePathVisualizationHook'
     if args.tta:
         use_test_time_augmentation(cfg)
     if args.classwise:
@@ -94,7 +103,10 @@ def main() -> None:
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
-    runner.test()
+    try:
+        runner.test()  # builds the datasets and evaluators, which check the annotation files first
+    except DatasetError as error:
+        raise SystemExit(f'error: {error}') from None
     if torch.distributed.is_initialized():  # a clean exit for every rank (gloo aborts otherwise)
         torch.distributed.destroy_process_group()
 

@@ -17,8 +17,10 @@ from mmengine.runner import Runner
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
-from shufflenet_det.utils import (check_annotation_files, find_resumable_checkpoint,
-                                  load_run_config, setup_cpu_distributed)
+from shufflenet_det.datasets import DatasetError
+from shufflenet_det.utils import (check_annotation_files, check_dataset_config,
+                                  find_resumable_checkpoint, load_run_config,
+                                  setup_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -51,7 +53,12 @@ def main() -> None:
     args = parse_args()
     setup_cache_size_limit_of_dynamo()
     cfg = load_run_config(args.config, args.cfg_options, args.work_dir, args.launcher)
-    check_annotation_files(cfg, ('train_dataloader', 'val_dataloader', 'val_evaluator'))
+    sections = ('train_dataloader', 'val_dataloader', 'val_evaluator')
+    check_annotation_files(cfg, sections)
+    try:
+        check_dataset_config(cfg, sections)
+    except DatasetError as error:
+        raise SystemExit(f'error: {error}') from None
 
     if args.amp:
         if not torch.cuda.is_available():
@@ -78,7 +85,10 @@ def main() -> None:
 
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.train()
+    try:
+        runner.train()  # builds the datasets and evaluators, which check the annotation files first
+    except DatasetError as error:
+        raise SystemExit(f'error: {error}') from None
     if torch.distributed.is_initialized():  # a clean exit for every rank (gloo aborts otherwise)
         torch.distributed.destroy_process_group()
 

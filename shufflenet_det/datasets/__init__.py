@@ -1,4 +1,9 @@
-from .checked_coco_dataset import CheckedCocoDataset, DatasetProblem
+from .checked_coco import CheckedCOCO
+from .checked_coco_dataset import CheckedCocoDataset
+from .dataset_problem import DatasetError, DatasetProblem
 from .synthetic_shapes import SHAPE_CLASSES, draw_shapes_image
 
-__all__ = ['CheckedCocoDataset', 'DatasetProblem', 'SHAPE_CLASSES', 'draw_shapes_image']
+__all__ = [
+    'CheckedCOCO', 'CheckedCocoDataset', 'DatasetError', 'DatasetProblem',
+    'SHAPE_CLASSES', 'draw_shapes_image'
+]

@@ -1,10 +1,8 @@
 """A COCO dataset that reports and survives broken images and annotations."""
 import logging
-import math
 import os.path as osp
 from collections import Counter
-from dataclasses import dataclass
-from typing import List, Optional, Set, Union
+from typing import List, Optional, Set, Tuple, Union
 
 import mmcv
 import numpy as np
@@ -15,51 +13,78 @@ from mmengine import fileio
 from mmengine.logging import print_log
 from PIL import Image
 
-# Whole-image problems the dataset cannot repair: `tools/misc/check_dataset.py` exits 1 on them.
-FATAL_KINDS = ('missing_image', 'unreadable_image', 'size_mismatch')
+from .checked_coco import CheckedCOCO
+from .dataset_problem import DatasetError, DatasetProblem
+
 # EXIF orientations that decoders (OpenCV, mmcv) apply by swapping width and height.
 _TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)
 # Boxes are always clipped to the image; only those sticking out further are reported.
 _OUTSIDE_TOLERANCE = 1.0
 
 
-@dataclass(frozen=True)
-class DatasetProblem:
-    """One problem found in a dataset.
+def filter_images(data_list: List[dict],
+                  filter_cfg: Optional[dict]) -> Tuple[List[dict], List[str]]:
+    """The images a training filter leaves, and what it leaves out.
+
+    ``filter_empty_gt`` leaves out the images without a box of the classes, also those
+    whose boxes were all dropped here (``CocoDataset`` looks at the file's annotations);
+    ``min_size`` those whose shorter side is smaller.
 
     Args:
-        kind (str): What is wrong, e.g. ``'missing_image'`` or ``'zero_size_box'``.
-        where (str): The image file or annotation it concerns.
-        message (str): What was found and what the dataset does about it.
+        data_list (list[dict]): Parsed images, with ``instances``, ``width``, ``height``.
+        filter_cfg (dict, optional): ``filter_empty_gt`` and ``min_size``.
+
+    Returns:
+        tuple[list[dict], list[str]]: The images left, and one phrase per rule that left
+        some out, e.g. ``'6 with a side under filter_cfg.min_size=32 (...)'``.
     """
-    kind: str
-    where: str
-    message: str
-
-    @property
-    def fatal(self) -> bool:
-        """Whether the problem is about a whole image (see ``FATAL_KINDS``)."""
-        return self.kind in FATAL_KINDS
-
-    def __str__(self) -> str:
-        return f'{self.kind}: {self.where}: {self.message}'
+    filter_cfg = filter_cfg or {}
+    min_size = filter_cfg.get('min_size', 0)
+    no_boxes, small, kept = [], [], []
+    for info in data_list:
+        if filter_cfg.get('filter_empty_gt', False) and not info['instances']:
+            no_boxes.append(info)
+        elif min(info['width'], info['height']) < min_size:
+            small.append(info)
+        else:
+            kept.append(info)
+    reasons = []
+    if no_boxes:
+        reasons.append(f'{len(no_boxes)} without a box of the classes (filter_empty_gt)')
+    if small:
+        largest = max(small, key=lambda info: min(info['width'], info['height']))
+        reasons.append(f'{len(small)} with a side under filter_cfg.min_size={min_size} '
+                       f'(the largest is {largest["width"]}x{largest["height"]})')
+    return kept, reasons
 
 
 @DATASETS.register_module()
 class CheckedCocoDataset(CocoDataset):
-    """``CocoDataset`` that logs bad data and keeps training and evaluation running.
+    """``CocoDataset`` that stops on a file or config it would misread, and logs and survives
+    bad data.
 
-    While loading (in the main process, before dataloader workers start), each problem is
-    logged once as a warning and kept in :attr:`problems`; one summary line follows:
+    The file is read with :class:`CheckedCOCO` (as ``CheckedCocoMetric`` reads it), which raises
+    :class:`DatasetError` on what cannot be read as meant (repeated image, file, category or
+    annotation ids; missing image fields; ``metainfo['classes']`` a string, misspelt, repeated
+    or out of the file's order) and repairs missing ``area`` and ``iscrowd``. When the filter
+    leaves no image, a :class:`DatasetError` says why. All this happens when the dataset is
+    built, before training starts.
+
+    While loading (in the main process, before dataloader workers start), each problem the
+    dataset survives is logged once as a warning and kept in :attr:`problems`; one summary line
+    follows:
 
     - ``missing_image``, ``unreadable_image`` (the file's header cannot be read): the image is
       dropped. Its objects still count as missed when ``CocoMetric`` reads the annotation file.
     - ``size_mismatch``: the header's size (after EXIF rotation) differs from the annotated
       ``width``/``height``; the image is kept.
-    - ``invalid_box`` (not four finite numbers), ``negative_size_box``, ``zero_size_box``
-      (width or height under one pixel), ``unknown_category`` (an id the file's
-      ``categories`` do not declare): the annotation is dropped. ``CocoDataset`` drops these
-      silently. Annotations of declared categories left out of ``metainfo['classes']`` are
+    - ``missing_area``, ``missing_iscrowd``, ``categories_out_of_order``: repaired by
+      :class:`CheckedCOCO` (the evaluator sees the repair too).
+    - ``invalid_box`` (not four finite numbers), ``no_category``, ``unknown_image`` (an
+      ``image_id`` no image has), ``negative_size_box``, ``zero_size_box`` (width or height
+      under one pixel), ``unknown_category`` (an id the file's ``categories`` do not declare):
+      the annotation is dropped. ``CocoDataset`` drops some of these silently and fails on the
+      others. Annotations of declared categories left out of ``metainfo['classes']`` are
       skipped without a report.
     - ``box_outside_image``: a box partly outside the image is clipped to it, one entirely
       outside is dropped.
@@ -88,6 +113,20 @@ class CheckedCocoDataset(CocoDataset):
         self._failed_at_runtime: Set[str] = set()
         super().__init__(*args, **kwargs)
 
+    def COCOAPI(self, annotation_file: str) -> CheckedCOCO:  # noqa: N802 (CocoDataset's name)
+        """Read the annotation file with :class:`CheckedCOCO` and report what it dropped.
+
+        Args:
+            annotation_file (str): Local path of the file.
+
+        Returns:
+            CheckedCOCO: The checked file.
+        """
+        coco = CheckedCOCO(annotation_file)
+        for problem in coco.problems:
+            self._report(problem.kind, problem.where, problem.message)
+        return coco
+
     def load_data_list(self) -> List[dict]:
         """Load the annotation file, checking every image and annotation.
 
@@ -106,16 +145,41 @@ class CheckedCocoDataset(CocoDataset):
         return data_list
 
     def filter_data(self) -> List[dict]:
-        """``CocoDataset``'s filtering; with ``filter_empty_gt``, also without the images whose
-        annotations were all dropped (``CocoDataset`` looks at the file's annotations).
+        """Leave out training images as ``CocoDataset`` does with ``filter_cfg`` (see
+        :func:`filter_images`), log how many and why, and stop when no image is left.
 
         Returns:
-            List[dict]: The images to train on.
+            List[dict]: The images to train (or test) on.
+
+        Raises:
+            DatasetError: When no image is left, saying why.
         """
-        data_list = super().filter_data()
-        if self.test_mode or not (self.filter_cfg or {}).get('filter_empty_gt', False):
-            return data_list
-        return [info for info in data_list if info['instances']]
+        kept, reasons = filter_images(self.data_list, {} if self.test_mode else self.filter_cfg)
+        if reasons:
+            print_log(f'{self.ann_file}: {len(kept)} of {len(self.data_list)} images left for '
+                      f'training; left out: {"; ".join(reasons)}', logger='current',
+                      level=logging.WARNING if not kept else logging.INFO)
+        if not kept:
+            raise DatasetError(self._why_empty(reasons))
+        return kept
+
+    def _why_empty(self, filter_reasons: List[str]) -> str:
+        """The one-line message for a dataset without images."""
+        usage = 'to test' if self.test_mode else 'for training'
+        where = f'{self.ann_file}: no image left {usage}'
+        if filter_reasons:
+            fix = ('lower filter_cfg.min_size' if 'min_size' in filter_reasons[-1] else
+                   f'check that metainfo classes {tuple(self.metainfo["classes"])} are the '
+                   'ones the boxes belong to')
+            return f'{where}: {"; ".join(filter_reasons)}; {fix}.'
+        dropped = Counter(problem.kind for problem in self.problems
+                          if problem.fatal and problem.kind != 'size_mismatch')
+        if dropped:
+            first = next(problem.where for problem in self.problems if problem.kind in dropped)
+            return (f'{where}: every image was dropped (' +
+                    ', '.join(f'{kind} {count}' for kind, count in sorted(dropped.items())) +
+                    f', e.g. {first}); check data_root and data_prefix.')
+        return f'{where}: the file lists no images.'
 
     def parse_data_info(self, raw_data_info: dict) -> Optional[Union[dict, List[dict]]]:
         """Check one image and its annotations, then parse them like ``CocoDataset``.
@@ -205,16 +269,8 @@ class CheckedCocoDataset(CocoDataset):
             set to the box's, as ``area`` only serves ``CocoDataset``'s filtering here), or
             None when it is dropped.
         """
-        where = f'annotation {ann.get("id")} ({img_info["file_name"]})'
-        try:
-            x, y, w, h = (float(v) for v in ann['bbox'])
-        except (KeyError, TypeError, ValueError):
-            self._report('invalid_box', where,
-                         f'bbox {ann.get("bbox")!r} is not four numbers; dropped')
-            return None
-        if not all(map(math.isfinite, (x, y, w, h))):
-            self._report('invalid_box', where, f'bbox {ann["bbox"]} is not finite; dropped')
-            return None
+        where = f'annotation {ann["id"]} ({img_info["file_name"]})'
+        x, y, w, h = (float(v) for v in ann['bbox'])  # CheckedCOCO dropped invalid ones
         if w < 0 or h < 0:
             self._report('negative_size_box', where,
                          f'bbox {ann["bbox"]} has a negative width or height; dropped')
@@ -223,9 +279,9 @@ class CheckedCocoDataset(CocoDataset):
             self._report('zero_size_box', where,
                          f'bbox {ann["bbox"]} is under one pixel wide or high; dropped')
             return None
-        if ann.get('category_id') not in self.coco.cats:  # the file's categories
+        if ann['category_id'] not in self.coco.cats:  # the file's categories
             self._report('unknown_category', where,
-                         f'category_id {ann.get("category_id")!r} is not in the file\'s '
+                         f'category_id {ann["category_id"]!r} is not in the file\'s '
                          'categories; dropped')
             return None
         width, height = img_info['width'], img_info['height']

@@ -1,8 +1,11 @@
 """The config set-up that the tools share."""
 import os.path as osp
-from typing import Any, Iterator, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
+from mmdet.registry import DATASETS
 from mmengine.config import Config
+
+from shufflenet_det.datasets import DatasetError
 
 from .model_config_check import ModelConfigError, check_model_config
 
@@ -102,3 +105,88 @@ def check_annotation_files(cfg: Config, sections: Sequence[str]) -> None:
                     f'error: {key} not found: {path}. Put COCO under data/coco/, or point '
                     'the config at your own data (README, "A custom COCO-format dataset"); '
                     '`make demo` trains on a generated dataset instead.')
+
+
+def _leaf_datasets(section: str, cfg: Any) -> Iterator[Tuple[str, dict]]:
+    """Yield ``(config key, config)`` of every dataset in a dataloader or dataset config that
+    wraps no other, looking into ``dataset`` and ``datasets``."""
+    if isinstance(cfg, (list, tuple)):
+        for i, item in enumerate(cfg):
+            yield from _leaf_datasets(f'{section}[{i}]', item)
+    elif isinstance(cfg, dict):
+        inner = [(key, cfg[key]) for key in ('dataset', 'datasets') if cfg.get(key) is not None]
+        for key, value in inner:
+            yield from _leaf_datasets(f'{section}.{key}', value)
+        if not inner and 'type' in cfg:
+            yield section, cfg
+
+
+def _classes(dataset_cfg: dict) -> Any:
+    """The classes a dataset config names, or those of its dataset class by default."""
+    classes = (dataset_cfg.get('metainfo') or {}).get('classes')
+    if classes is None:
+        dataset_cls = DATASETS.get(dataset_cfg['type'])
+        classes = getattr(dataset_cls, 'METAINFO', {}).get('classes')
+    return classes
+
+
+def _num_classes(cfg: Any, key: str) -> Iterator[Tuple[str, int]]:
+    """Yield ``(config key, value)`` of every ``num_classes`` in a model config."""
+    if isinstance(cfg, dict):
+        for name, value in cfg.items():
+            if name == 'num_classes':
+                yield f'{key}.{name}', value
+            else:
+                yield from _num_classes(value, f'{key}.{name}')
+
+
+def check_dataset_config(cfg: Config, sections: Sequence[str]) -> None:
+    """Check where the datasets, the evaluators and the model meet, before anything is built.
+
+    - every dataset's classes are a tuple or list of names, not a string;
+    - all datasets of the run name the same classes (an evaluation with other classes scores
+      each label as another class);
+    - the model's ``num_classes`` equals the number of classes;
+    - an evaluator reads the annotation file its dataloader's dataset reads (COCO's evaluator
+      would score the predictions against other annotations).
+
+    Args:
+        cfg (Config): The run's config.
+        sections (Sequence[str]): Dataloaders and evaluators the run uses, such as
+            ``('train_dataloader', 'val_dataloader', 'val_evaluator')``.
+
+    Raises:
+        DatasetError: In one line naming the config keys and the fix.
+    """
+    named: List[Tuple[str, Any]] = []
+    for section in sections:
+        if section.endswith('_dataloader'):
+            for key, dataset_cfg in _leaf_datasets(section, cfg.get(section)):
+                classes = _classes(dataset_cfg) if dataset_cfg['type'] in DATASETS else None
+                if classes is not None:
+                    named.append((key, classes))
+    for key, classes in named:
+        if isinstance(classes, str):
+            raise DatasetError(f'{key}.metainfo classes is the string {classes!r}, not a tuple '
+                               f'of names; write classes=({classes!r},) with the comma.')
+        if tuple(classes) != tuple(named[0][1]):
+            raise DatasetError(f'{key} names the classes {tuple(classes)}, {named[0][0]} '
+                               f'{tuple(named[0][1])}; each label would mean another class. '
+                               'Give every dataset of the run the same metainfo classes.')
+    if named and 'model' in cfg:
+        for key, num_classes in _num_classes(cfg.model, 'model'):
+            if num_classes != len(named[0][1]):
+                raise DatasetError(f'{key} is {num_classes} but {named[0][0]} names '
+                                   f'{len(named[0][1])} classes; set {key}='
+                                   f'{len(named[0][1])}.')
+    for section in sections:
+        if not section.endswith('_evaluator'):
+            continue
+        loader = section.replace('_evaluator', '_dataloader')
+        dataset_files = [path for _, path in _annotation_files(loader, cfg.get(loader))]
+        for key, path in _annotation_files(section, cfg.get(section)):
+            if (len(dataset_files) == 1 and osp.isfile(path) and osp.isfile(dataset_files[0])
+                    and not osp.samefile(path, dataset_files[0])):
+                raise DatasetError(f'{key} is {path}, but {loader} reads {dataset_files[0]}: '
+                                   'the predictions would be scored against other '
+                                   'annotations; point both at one file.')

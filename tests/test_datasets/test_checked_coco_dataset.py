@@ -159,7 +159,8 @@ def test_exif_rotated_image_is_not_a_size_mismatch(tmp_path):
     (tmp_path / 'annotations/r.json').write_text(
         '{"images": [{"id": 1, "file_name": "r.jpg", "width": 96, "height": 128}], '
         '"annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 90, 120], '
-        '"area": 10800, "iscrowd": 0}], "categories": [{"id": 1, "name": "circle"}]}')
+        '"area": 10800, "iscrowd": 0}], "categories": [{"id": 1, "name": "circle"}, '
+        '{"id": 2, "name": "square"}, {"id": 3, "name": "triangle"}]}')
     dataset = build(tmp_path, test_mode=True, pipeline=TEST_PIPELINE,
                     ann_file='annotations/r.json')
     assert dataset.problems == []

@@ -16,6 +16,8 @@ split = dict(data_root='{root}/', ann_file='annotations/{name}.json',
 train_dataloader = dict(dataset=split)
 val_dataloader = dict(dataset=split)
 test_dataloader = val_dataloader
+val_evaluator = dict(ann_file='{root}/annotations/{name}.json')
+test_evaluator = val_evaluator
 '''
 FATAL = {'missing_image', 'unreadable_image', 'size_mismatch'}
 
@@ -85,6 +87,6 @@ def test_finds_coco_datasets_inside_wrappers():
         dict(type='RepeatDataset', times=2, dataset=coco),
         dict(type='CheckedCocoDataset', ann_file='b.json'),
         dict(type='VOCDataset', ann_file='c.txt')])
-    found = list(tool.coco_datasets(wrapped))
+    found = [tool.checking_config(dataset) for dataset in tool.coco_datasets(wrapped)]
     assert [(d['type'], d['ann_file'], d['pipeline']) for d in found] == [
         ('CheckedCocoDataset', 'a.json', []), ('CheckedCocoDataset', 'b.json', [])]

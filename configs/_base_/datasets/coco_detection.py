@@ -1,5 +1,6 @@
 # COCO 2017 detection at the standard data/coco/ paths, at light-detector input sizes.
-# CheckedCocoDataset is CocoDataset that logs and survives broken images and annotations.
+# CheckedCocoDataset is CocoDataset that stops on a file or config it would misread and logs and
+# survives broken images and annotations; CheckedCocoMetric evaluates on the same checked file.
 dataset_type = 'CheckedCocoDataset'
 data_root = 'data/coco/'
 img_scale = (416, 416)
@@ -50,7 +51,7 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 val_evaluator = dict(
-    type='CocoMetric',
+    type='CheckedCocoMetric',
     ann_file=data_root + 'annotations/instances_val2017.json',
     metric='bbox',
     format_only=False,

@@ -1,17 +1,23 @@
-"""Checkpoints that a kill (SIGKILL, OOM killer, preemption) cannot leave half-written.
+"""Checkpoints that a kill (SIGKILL, OOM killer, preemption) cannot leave half-written, and that
+never hold a NaN or infinite tensor.
 
 MMEngine's ``CheckpointHook`` writes each checkpoint and then ``last_checkpoint`` in place, and
 removes checkpoints beyond ``max_keep_ckpts`` before it writes the new one, so a kill at the
-wrong moment can leave ``--resume`` nothing complete to continue from.
+wrong moment can leave ``--resume`` nothing complete to continue from. It also saves diverged
+weights (an infinite BatchNorm ``running_var`` while the loss is still finite) that every resume
+from them then fails on.
 """
+import logging
 import os
 import os.path as osp
 from pathlib import Path
-from typing import Union
+from typing import Any, Iterator, Union
 
+import torch
 from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend, get_file_backend, register_backend
 from mmengine.hooks import CheckpointHook
+from mmengine.logging import print_log
 
 from mmdet.registry import HOOKS
 
@@ -47,6 +53,31 @@ def atomic_write(data: bytes, filepath: Union[str, Path]) -> None:
         os.close(directory)
 
 
+class NonFiniteCheckpointError(FloatingPointError):
+    """A checkpoint was not written because a tensor in it is NaN or infinite."""
+
+
+def non_finite_tensors(state: Any, prefix: str = '') -> Iterator[str]:
+    """Yield the key of every floating-point tensor in ``state`` with a NaN or infinite value.
+
+    Args:
+        state: A checkpoint, or a part of one: dicts, lists and tuples are searched.
+        prefix (str): The key of ``state``. Default: ''.
+
+    Yields:
+        str: Keys such as ``'state_dict.backbone.conv1.1.running_var'``.
+    """
+    if isinstance(state, torch.Tensor):
+        if state.is_floating_point() and not torch.isfinite(state).all():
+            yield prefix
+    elif isinstance(state, dict):
+        for key, value in state.items():
+            yield from non_finite_tensors(value, f'{prefix}.{key}' if prefix else str(key))
+    elif isinstance(state, (list, tuple)):
+        for i, value in enumerate(state):
+            yield from non_finite_tensors(value, f'{prefix}.{i}' if prefix else str(i))
+
+
 @register_backend('atomic_local')
 class AtomicLocalBackend(LocalBackend):
     """MMEngine's ``LocalBackend`` whose ``put`` and ``put_text`` write atomically.
@@ -76,7 +107,8 @@ class AtomicLocalBackend(LocalBackend):
 
 @HOOKS.register_module()
 class AtomicCheckpointHook(CheckpointHook):
-    """MMEngine's ``CheckpointHook``, with every write complete or absent after a kill.
+    """MMEngine's ``CheckpointHook``, with every write complete or absent after a kill, and no
+    checkpoint holding a NaN or infinite tensor.
 
     Each checkpoint (interval, last and best) is written to ``.<name>.tmp`` beside its final
     name, flushed to disk and renamed into place; only then is ``last_checkpoint`` replaced
@@ -85,6 +117,12 @@ class AtomicCheckpointHook(CheckpointHook):
     write is never resumed from, and is replaced when that checkpoint is written again.
     (MMEngine's ``save_best`` logic, inherited unchanged, still removes the previous best
     checkpoint before writing the new one; ``--resume`` never uses best checkpoints.)
+
+    Before any checkpoint is written (by this hook or another), every floating-point tensor in
+    it (weights, buffers such as BatchNorm statistics, optimizer state) is checked: if one is
+    NaN or infinite, the weights have diverged, and training stops with
+    :class:`NonFiniteCheckpointError` naming the iteration and the tensor; the checkpoint is not
+    written and ``last_checkpoint`` still names the last one that was.
 
     The arguments are those of :class:`mmengine.hooks.CheckpointHook`. With ``backend_args``
     or ``file_client_args`` naming a non-local storage, checkpoints are written by that
@@ -103,6 +141,31 @@ class AtomicCheckpointHook(CheckpointHook):
         if self.file_client_args is None and isinstance(backend, LocalBackend):
             self.backend_args = dict(backend='atomic_local')
         super().before_train(runner)
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Stop training instead of writing a checkpoint with a NaN or infinite tensor.
+
+        Args:
+            runner (Runner): The runner of the training process.
+            checkpoint (dict): The checkpoint about to be written.
+
+        Raises:
+            NonFiniteCheckpointError: Naming the iteration, the tensor and the last checkpoint
+                written.
+        """
+        bad = list(non_finite_tensors(checkpoint))
+        if not bad:
+            return
+        more = f' (and {len(bad) - 1} more tensors)' if len(bad) > 1 else ''
+        last = osp.join(runner.work_dir, 'last_checkpoint')
+        kept = (f'The last checkpoint written is {Path(last).read_text().strip()}, unchanged'
+                if osp.isfile(last) else 'No checkpoint was written in this work dir')
+        message = (f'Training stopped at iteration {checkpoint["meta"]["iter"]}: {bad[0]}{more} '
+                   'holds NaN or infinite values, so the model has diverged and its checkpoint '
+                   f'was not written. {kept}. Lower the learning rate or check the data, and '
+                   'resume from a checkpoint saved before the loss grew (--resume PATH).')
+        print_log(message, logger='current', level=logging.ERROR)
+        raise NonFiniteCheckpointError(message)
 
     def _save_checkpoint_with_step(self, runner, step: int, meta: dict) -> None:
         """Save the checkpoint of ``step``, point ``last_checkpoint`` at it, then prune.

@@ -23,7 +23,9 @@ class FiniteLossOptimWrapper(OptimWrapper):
     checkpoint. This wrapper checks before anything changes: the loss before ``backward``, the
     gradient norm before ``step``. On a NaN or infinite value it either raises
     :class:`NonFiniteLossError` naming the iteration (``on_nonfinite='raise'``), so training
-    stops with the weights, the optimizer state and every saved checkpoint untouched, or skips
+    stops before that step changes the weights or the optimizer state, and nothing is saved
+    after it (``AtomicCheckpointHook`` also never writes a checkpoint with a non-finite tensor,
+    which a loss that is huge but finite can leave in BatchNorm statistics), or skips
     the update with a warning (``on_nonfinite='skip'``) and raises only when
     ``max_consecutive_skips`` updates in a row were skipped. In distributed training all
     processes make the same decision, so none waits for the others in a gradient all-reduce.
@@ -104,9 +106,13 @@ class FiniteLossOptimWrapper(OptimWrapper):
                           level=logging.WARNING)
                 return
             what += f' ({self.consecutive_skips} updates in a row skipped)'
-        message = (f'Training stopped {where}: {what} (in this process or another). Nothing '
-                   'was updated or saved after the last finite step, so every saved checkpoint '
-                   'is intact. Lower the learning rate, check the data, or set '
-                   "optim_wrapper.on_nonfinite='skip' to skip such updates.")
+        message = (f'Training stopped {where}: {what} (in this process or another). The '
+                   'optimizer did not step on it and nothing was saved after it. Checkpoints '
+                   "saved before are unchanged; with AtomicCheckpointHook (the configs' "
+                   'checkpoint hook) none holds a NaN or infinite tensor, but one saved while '
+                   'the loss was already growing holds diverged weights. Resume from a '
+                   'checkpoint saved before the loss grew (--resume PATH) with a lower learning '
+                   "rate, check the data, or set optim_wrapper.on_nonfinite='skip' to skip "
+                   'such updates.')
         print_log(message, logger='current', level=logging.ERROR)
         raise NonFiniteLossError(message)

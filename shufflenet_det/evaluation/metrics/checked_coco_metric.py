@@ -1,0 +1,76 @@
+"""COCO's evaluator on the checked annotation file, reporting also when nothing was detected."""
+import logging
+from typing import Dict, Optional, Sequence
+
+from mmdet.evaluation import CocoMetric
+from mmdet.registry import METRICS
+from mmengine.fileio import get_local_path
+from mmengine.logging import MMLogger, print_log
+
+from shufflenet_det.datasets import CheckedCOCO, DatasetError
+
+# The names CocoMetric's metric_items may take (the keys of its COCOeval.stats mapping).
+METRIC_ITEMS = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l', 'AR@100', 'AR@300',
+                'AR@1000', 'AR_s@1000', 'AR_m@1000', 'AR_l@1000')
+
+
+@METRICS.register_module()
+class CheckedCocoMetric(CocoMetric):
+    """``CocoMetric`` that reads its annotation file as ``CheckedCocoDataset`` does and always
+    reports.
+
+    - The file is read with :class:`~shufflenet_det.datasets.CheckedCOCO`: the evaluator sees
+      the same repairs (missing ``area`` and ``iscrowd``) and drops as the dataset, and the
+      class names are looked up exactly, when the metric is built.
+    - When no image has a detection (none scored above the model's ``test_cfg.score_thr``),
+      ``CocoMetric`` logs "the testing results of the whole dataset is empty" and returns no
+      metric, so ``save_best`` is skipped. Here COCO's evaluator scores the zero detections:
+      every AP is 0 (-1 for an object size the file has no objects of), and a warning says why.
+    - ``metric_items`` are checked when the metric is built, not after the first evaluation.
+
+    Args:
+        ann_file (str): The COCO-format annotation file.
+        metric_items (Sequence[str], optional): As in ``CocoMetric``. Default: None.
+        **kwargs: The other arguments of :class:`mmdet.evaluation.CocoMetric`, except
+            ``sort_categories``.
+    """
+
+    def __init__(self, ann_file: str, metric_items: Optional[Sequence[str]] = None,
+                 **kwargs) -> None:
+        if kwargs.get('sort_categories'):
+            raise DatasetError('CheckedCocoMetric does not sort categories; use CocoMetric')
+        unknown = [item for item in metric_items or () if item not in METRIC_ITEMS]
+        if unknown:
+            raise DatasetError(f'metric_items {unknown} are not CocoMetric items; choose from '
+                             f'{", ".join(METRIC_ITEMS)}')
+        super().__init__(ann_file=None, metric_items=metric_items, **kwargs)
+        with get_local_path(ann_file, backend_args=self.backend_args) as local_path:
+            self._coco_api = CheckedCOCO(local_path)
+        for problem in self._coco_api.problems:  # the dataset logs the same lines: shown once
+            print_log(str(problem), logger='current', level=logging.WARNING)
+
+    @CocoMetric.dataset_meta.setter
+    def dataset_meta(self, dataset_meta: dict) -> None:
+        """Set the dataset's meta information and look its classes up in the file.
+
+        Args:
+            dataset_meta (dict): The dataset's ``metainfo``, with ``classes``.
+        """
+        self._dataset_meta = dataset_meta
+        self.cat_ids = self._coco_api.get_cat_ids(cat_names=dataset_meta['classes'])
+
+    def compute_metrics(self, results: list) -> Dict[str, float]:
+        """Evaluate as ``CocoMetric``; with no detection at all, say so and score zero.
+
+        Args:
+            results (list): ``(ground truth, prediction)`` of every image.
+
+        Returns:
+            dict[str, float]: The metrics.
+        """
+        if not self.format_only and not any(len(pred['labels']) for _, pred in results):
+            MMLogger.get_current_instance().warning(
+                f'No detection on any of the {len(results)} images: no box scored above the '
+                "model's test_cfg.score_thr. COCO's evaluator scores zero detections, so "
+                'every AP is 0.')
+        return super().compute_metrics(results)
