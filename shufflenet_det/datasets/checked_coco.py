@@ -164,9 +164,10 @@ class CheckedCOCO(COCO):
             lacking = [i for i, image in enumerate(images)
                        if not isinstance(image, dict) or field not in image]
             if lacking:
-                self._fail(f'images[{lacking[0]}]' + (f' and {len(lacking) - 1} more images'
-                                                       if len(lacking) > 1 else '') +
-                           f' have no "{field}"', f'give every image an "{field}"')
+                others = f' and {len(lacking) - 1} more images have' if len(lacking) > 1 \
+                    else ' has'
+                self._fail(f'images[{lacking[0]}]{others} no "{field}"',
+                           f'add "{field}" to every image')
         self._check_unique([image['id'] for image in images], 'image id',
                            [image['file_name'] for image in images],
                            'give every image its own id')
@@ -180,7 +181,7 @@ class CheckedCOCO(COCO):
                        if not isinstance(cat, dict) or field not in cat]
             if lacking:
                 self._fail(f'categories[{lacking[0]}] has no "{field}"',
-                           f'give every category an "{field}"')
+                           f'add "{field}" to every category')
         ids = [cat['id'] for cat in categories]
         if ids != sorted(ids):
             self.problems.append(DatasetProblem(
@@ -211,7 +212,7 @@ class CheckedCOCO(COCO):
         kept, repairs = [], Counter()
         for ann in annotations:
             if not isinstance(ann, dict) or 'id' not in ann:
-                self._fail(f'annotation {ann!r} has no "id"', 'give every annotation an "id"')
+                self._fail(f'annotation {ann!r} has no "id"', 'add "id" to every annotation')
             file_name = image_ids.get(ann.get('image_id'))
             where = f'annotation {ann["id"]} ({file_name})'
             if file_name is None:

@@ -1,12 +1,10 @@
 """CheckedCocoDataset: bad images and annotations are logged once and do not stop training."""
 import json
-import logging
 import re
 from collections import Counter
 
 import numpy as np
 import pytest
-from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from PIL import Image
 
@@ -29,20 +27,6 @@ def root(tmp_path_factory):
     write_coco(root)
     write_coco(root, bad=False)
     return root
-
-
-@pytest.fixture
-def log_file(tmp_path):
-    """A fresh current MMLogger that also writes every record to a file (without MMEngine's
-    filter of repeated warnings, so counts are real); read it with ``log_file.read_text()``."""
-    path = tmp_path / 'log.txt'
-    logger = MMLogger.get_instance(f'test_{tmp_path.name}')
-    handler = logging.FileHandler(path)
-    handler.setFormatter(logging.Formatter('%(levelname)s - %(message)s'))
-    logger.addHandler(handler)
-    yield path
-    logger.removeHandler(handler)
-    handler.close()
 
 
 def build(root, test_mode, pipeline=(), ann_file='annotations/bad.json', **kwargs):
