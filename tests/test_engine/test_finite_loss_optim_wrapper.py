@@ -33,8 +33,14 @@ def nan_gradient_loss(model):
 def test_nonfinite_stops_before_the_update_naming_the_iteration(loss_fn, what):
     model, wrapper = make_wrapper()
     before = weights(model)
-    with pytest.raises(NonFiniteLossError, match=f'stopped at iteration 7: {what}'):
+    with pytest.raises(NonFiniteLossError, match=f'stopped at iteration 7: {what}') as error:
         wrapper.update_params(loss_fn(model))
+    # Only what is true: a checkpoint saved while the loss grew may hold diverged weights.
+    assert ('The optimizer did not step on it and nothing was saved after it. Checkpoints '
+            "saved before are unchanged; with AtomicCheckpointHook (the configs' checkpoint "
+            'hook) none holds a NaN or infinite tensor, but one saved while the loss was '
+            'already growing holds diverged weights. Resume from a checkpoint saved before the '
+            'loss grew (--resume PATH)') in str(error.value)
     assert all(torch.equal(a, b) for a, b in zip(before, weights(model)))
     assert not wrapper.optimizer.state  # no momentum buffer was created either
 

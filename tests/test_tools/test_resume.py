@@ -4,9 +4,11 @@ End to end: tools/train.py on a 12-iteration run (a checkpoint every 4) is kille
 ``--resume`` finishes it, from the latest checkpoint or from one named by path. Unit: which
 checkpoint ``find_resumable_checkpoint`` picks.
 """
+import json
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -101,6 +103,39 @@ def test_kill_while_the_second_checkpoint_is_written(config, tmp_path):
     assert (work_dir / '.iter_8.pth.tmp').stat().st_size > 0  # the half-written one
     assert (work_dir / 'last_checkpoint').read_text() == str(work_dir / 'iter_4.pth')
     resume(config, work_dir, 4)
+
+
+def test_a_broken_annotation_file_stops_the_resume_and_loses_nothing(config, tmp_path):
+    """The file is edited between runs and breaks: ``--resume`` stops before training with the
+    checkpoints untouched; once the file is fixed, ``--resume`` continues where it was."""
+    shutil.copytree(Path(re.search(r"data_root='(.+?)'", config.read_text())[1]),
+                    tmp_path / 'shapes')
+    own = tmp_path / 'own.py'
+    own.write_text(f"_base_ = '{config}'\n"
+                   f"train_dataloader = dict(dataset=dict(data_root='{tmp_path}/shapes/'))\n")
+    work_dir = tmp_path / 'work'
+    run_tool('tools/train.py', own, '--work-dir', work_dir, '--cfg-options',
+             'train_cfg.max_iters=8')
+    def checkpoints():
+        return {path: path.read_bytes() for path in work_dir.iterdir()
+                if path.suffix == '.pth' or path.name == 'last_checkpoint'}
+
+    saved = checkpoints()
+    assert len(saved) == 3  # iter_4.pth, iter_8.pth, last_checkpoint
+    ann_file = tmp_path / 'shapes/annotations/instances_train.json'
+    good = ann_file.read_text()
+    data = json.loads(good)
+    data['images'][1]['id'] = data['images'][0]['id']  # e.g. two exports merged
+    ann_file.write_text(json.dumps(data))
+
+    result = run_tool('tools/train.py', own, '--work-dir', work_dir, '--resume', check=False)
+    assert result.returncode == 1
+    assert re.search(r'error: \S+/instances_train.json: image id 1 is used 2 times',
+                     result.stderr.splitlines()[-1])
+    assert checkpoints() == saved
+
+    ann_file.write_text(good)
+    resume(own, work_dir, 8)
 
 
 def test_resume_past_a_corrupt_checkpoint(config, tmp_path):
