@@ -10,7 +10,7 @@ import difflib
 import json
 import math
 from collections import Counter
-from typing import Any, Iterable, List, Sequence, Union
+from typing import Any, Callable, Iterable, List, Sequence, Union
 
 from mmdet.datasets.api_wrappers import COCO
 from pycocotools.coco import COCO as PlainCOCO
@@ -26,9 +26,12 @@ def _some(items: Sequence[Any], limit: int = 5) -> str:
 
 def _is_box(bbox: Any) -> bool:
     """Whether ``bbox`` is four finite numbers."""
-    return (isinstance(bbox, (list, tuple)) and len(bbox) == 4
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                    for v in bbox))
+    if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
+        return False
+    try:
+        return math.isfinite(sum(bbox))  # NaN or infinity in, or not numbers: not finite
+    except TypeError:
+        return False
 
 
 class CheckedCOCO(COCO):
@@ -169,10 +172,10 @@ class CheckedCOCO(COCO):
                 self._fail(f'images[{lacking[0]}]{others} no "{field}"',
                            f'add "{field}" to every image')
         self._check_unique([image['id'] for image in images], 'image id',
-                           [image['file_name'] for image in images],
+                           lambda: [image['file_name'] for image in images],
                            'give every image its own id')
         self._check_unique([image['file_name'] for image in images], 'file_name',
-                           [image['id'] for image in images],
+                           lambda: [image['id'] for image in images],
                            'list each file once, with all its boxes under one image id')
 
     def _check_categories(self, categories: list) -> None:
@@ -188,23 +191,25 @@ class CheckedCOCO(COCO):
                 'categories_out_of_order', self.annotation_file,
                 'the categories are not listed in the order of their ids; labels follow the '
                 'ids'))
-        self._check_unique(ids, 'category id',
-                           [cat['name'] for cat in categories], 'give every category its own id')
+        self._check_unique(ids, 'category id', lambda: [cat['name'] for cat in categories],
+                           'give every category its own id')
         self._check_unique([cat['name'] for cat in categories], 'category name',
-                           [cat['id'] for cat in categories],
+                           lambda: [cat['id'] for cat in categories],
                            'give every category its own name, or merge them into one')
 
-    def _check_unique(self, values: list, field: str, labels: list, fix: str) -> None:
-        """Fail on the first value used twice, naming what uses it (``labels``)."""
+    def _check_unique(self, values: list, field: str, labels: Callable[[], list],
+                      fix: str) -> None:
+        """Fail on the first value used twice, naming what uses it (from ``labels()``, one
+        label per value)."""
         counts = Counter(values)
+        if len(counts) == len(values):
+            return
         repeated = [value for value, count in counts.items() if count > 1]
-        if repeated:
-            first = repeated[0]
-            users = [label for value, label in zip(values, labels) if value == first]
-            more = f' ({len(repeated) - 1} more {field}s are repeated)' if len(repeated) > 1 \
-                else ''
-            self._fail(f'{field} {first!r} is used {counts[first]} times, by '
-                       f'{_some(users)}{more}', fix)
+        first = repeated[0]
+        users = [label for value, label in zip(values, labels()) if value == first]
+        more = f' ({len(repeated) - 1} more {field}s are repeated)' if len(repeated) > 1 else ''
+        self._fail(f'{field} {first!r} is used {counts[first]} times, by {_some(users)}{more}',
+                   fix)
 
     def _checked_annotations(self, annotations: list) -> list:
         """Drop the annotations pycocotools or the evaluator cannot use, repair the rest."""
@@ -233,7 +238,7 @@ class CheckedCOCO(COCO):
                         repairs[field] += 1
                 kept.append(ann)
         self._check_unique([ann['id'] for ann in kept], 'annotation id',
-                           [image_ids[ann['image_id']] for ann in kept],
+                           lambda: [image_ids[ann['image_id']] for ann in kept],
                            'give every annotation its own id')
         for field, rule in (('area', "the box's area (width x height)"), ('iscrowd', '0')):
             if repairs[field]:

@@ -265,12 +265,13 @@ class CheckedCocoDataset(CocoDataset):
             img_info (dict): Its image's entry.
 
         Returns:
-            dict, optional: The annotation with its box clipped to the image (and ``area``
-            set to the box's, as ``area`` only serves ``CocoDataset``'s filtering here), or
-            None when it is dropped.
+            dict, optional: The annotation, with its box clipped to the image if it sticks out
+            and ``area`` then set to the box's (``area`` only serves ``CocoDataset``'s filter of
+            non-positive areas here, which would drop a good box whose ``area`` is 0), or None
+            when it is dropped.
         """
         where = f'annotation {ann["id"]} ({img_info["file_name"]})'
-        x, y, w, h = (float(v) for v in ann['bbox'])  # CheckedCOCO dropped invalid ones
+        x, y, w, h = map(float, ann['bbox'])  # CheckedCOCO dropped invalid ones
         if w < 0 or h < 0:
             self._report('negative_size_box', where,
                          f'bbox {ann["bbox"]} has a negative width or height; dropped')
@@ -294,6 +295,8 @@ class CheckedCocoDataset(CocoDataset):
             self._report('box_outside_image', where,
                          f'bbox {ann["bbox"]} is partly outside the {width}x{height} image; '
                          f'clipped to {[x1, y1, x2 - x1, y2 - y1]}')
+        if (x1, y1, x2, y2) == (x, y, x + w, y + h) and ann['area'] > 0:
+            return ann  # inside the image, with an area CocoDataset keeps
         return dict(ann, bbox=[x1, y1, x2 - x1, y2 - y1], area=(x2 - x1) * (y2 - y1))
 
     def image_decodes(self, img_path: str) -> bool:

@@ -90,3 +90,28 @@ def test_finds_coco_datasets_inside_wrappers():
     found = [tool.checking_config(dataset) for dataset in tool.coco_datasets(wrapped)]
     assert [(d['type'], d['ann_file'], d['pipeline']) for d in found] == [
         ('CheckedCocoDataset', 'a.json', []), ('CheckedCocoDataset', 'b.json', [])]
+
+
+def test_a_filter_that_leaves_no_training_image_is_fatal(configs):
+    result = run_tool(TOOL, configs['clean'], '--split', 'train', '--cfg-options',
+                      'train_dataloader.dataset.filter_cfg.min_size=200', check=False)
+    assert result.returncode == 1
+    assert ('  ERROR   filter_cfg leaves 0 of 5 images for training; left out: 5 with a side '
+            'under filter_cfg.min_size=200 (the largest is 128x128)') in result.stdout
+
+
+def test_what_plain_coco_dataset_fails_on_is_fatal_only_for_it(configs, tmp_path):
+    clean = json.loads((configs['clean'].parent / 'annotations/clean.json').read_text())
+    for ann in clean['annotations']:
+        del ann['area']
+    (configs['clean'].parent / 'annotations/no_area.json').write_text(json.dumps(clean))
+    config = tmp_path / 'no_area.py'
+    config.write_text(configs['clean'].read_text().replace('clean', 'no_area'))
+    checked = run_tool(TOOL, config, '--split', 'val')
+    assert re.search(r'  WARNING missing_area: \S+/no_area.json: \d+ of \d+ annotations have no '
+                     r'"area"; set to the box\'s area', checked.stdout)
+    plain = run_tool(TOOL, config, '--split', 'val', '--cfg-options',
+                     'val_dataloader.dataset.type=CocoDataset', check=False)
+    assert plain.returncode == 1
+    assert re.search(r'  ERROR   missing_area: .+ \(CocoDataset or CocoMetric fails on this: '
+                     'use the checked ones\\)', plain.stdout)
