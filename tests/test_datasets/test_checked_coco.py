@@ -153,6 +153,16 @@ def test_not_a_json_object_stops_the_build(tmp_path):
             build(tmp_path, str(tmp_path / 'annotations/bad.json'))
 
 
+def test_categories_listed_out_of_id_order_still_label_by_id(tmp_path):
+    data = coco()
+    data['categories'].reverse()  # CocoDataset would make 'car' label 0
+    dataset = build(tmp_path, write(tmp_path, data), test_mode=True)
+    assert [(p.kind, p.message) for p in dataset.problems] == [
+        ('categories_out_of_order', 'the categories are not listed in the order of their ids; '
+         'labels follow the ids')]
+    assert dataset.cat2label == {1: 0, 2: 1, 3: 2}
+
+
 def test_annotations_of_no_image_or_no_category_are_dropped_and_reported(tmp_path):
     data = coco()
     data['annotations'][0]['image_id'] = 99

@@ -2,9 +2,12 @@
 import importlib.util
 import json
 import re
+from pathlib import Path
 
+import mmdet
 import pytest
 
+from shufflenet_det.datasets import SHAPE_CLASSES
 from tests.test_datasets.bad_coco import EXPECTED, write_coco
 from tests.test_tools.tool_runner import REPO, run_tool
 
@@ -100,18 +103,41 @@ def test_a_filter_that_leaves_no_training_image_is_fatal(configs):
             'under filter_cfg.min_size=200 (the largest is 128x128)') in result.stdout
 
 
-def test_what_plain_coco_dataset_fails_on_is_fatal_only_for_it(configs, tmp_path):
-    clean = json.loads((configs['clean'].parent / 'annotations/clean.json').read_text())
+MMDET_CONFIG = """
+_base_ = '{mmdet}/.mim/configs/_base_/datasets/coco_detection.py'
+split = dict(data_root='{root}/', ann_file='annotations/no_area.json',
+             data_prefix=dict(img='images/'), metainfo=dict(classes={classes}))
+train_dataloader = dict(dataset=split)
+val_dataloader = dict(dataset=split)
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file='{root}/annotations/no_area.json')
+test_evaluator = val_evaluator
+"""
+# The README's switch to the checked dataset and metric, in a config inheriting the dataloaders.
+SWITCH = """
+train_dataloader = val_dataloader = test_dataloader = dict(dataset=dict(type='CheckedCocoDataset'))
+val_evaluator = test_evaluator = dict(type='CheckedCocoMetric')
+"""
+
+
+def test_an_mmdetection_config_is_checked_and_switched_in_one_line(configs, tmp_path):
+    """An MMDetection config with plain CocoDataset and CocoMetric: what they fail on is fatal;
+    with the README's switch, it is a logged repair."""
+    root = configs['clean'].parent
+    clean = json.loads((root / 'annotations/clean.json').read_text())
     for ann in clean['annotations']:
         del ann['area']
-    (configs['clean'].parent / 'annotations/no_area.json').write_text(json.dumps(clean))
-    config = tmp_path / 'no_area.py'
-    config.write_text(configs['clean'].read_text().replace('clean', 'no_area'))
-    checked = run_tool(TOOL, config, '--split', 'val')
-    assert re.search(r'  WARNING missing_area: \S+/no_area.json: \d+ of \d+ annotations have no '
-                     r'"area"; set to the box\'s area', checked.stdout)
-    plain = run_tool(TOOL, config, '--split', 'val', '--cfg-options',
-                     'val_dataloader.dataset.type=CocoDataset', check=False)
+    (root / 'annotations/no_area.json').write_text(json.dumps(clean))
+    config = tmp_path / 'mmdet_config.py'
+    config.write_text(MMDET_CONFIG.format(mmdet=Path(mmdet.__file__).parent, root=root,
+                                          classes=SHAPE_CLASSES))
+    plain = run_tool(TOOL, config, check=False)
     assert plain.returncode == 1
-    assert re.search(r'  ERROR   missing_area: .+ \(CocoDataset or CocoMetric fails on this: '
-                     'use the checked ones\\)', plain.stdout)
+    assert re.search(r'  ERROR   missing_area: \S+/no_area.json: \d+ of \d+ annotations have '
+                     r"no \"area\"; set to the box's area .+ \(CocoDataset or CocoMetric fails "
+                     r'on this: use the checked ones\)', plain.stdout)
+    switched = tmp_path / 'switched.py'
+    switched.write_text(f"_base_ = '{config}'\n{SWITCH}")
+    checked = run_tool(TOOL, switched)
+    assert re.search(r'  WARNING missing_area: \S+/no_area.json: ', checked.stdout)
+    assert checked.stdout.splitlines()[-1] == 'no fatal problems'

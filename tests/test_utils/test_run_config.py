@@ -1,7 +1,9 @@
 import pytest
 from mmengine.config import Config
 
-from shufflenet_det.utils import check_annotation_files
+import mmdet.datasets  # noqa: F401  (registers CocoDataset)
+from shufflenet_det.datasets import DatasetError
+from shufflenet_det.utils import check_annotation_files, check_dataset_config
 from tests.test_tools.tool_runner import run_tool
 
 
@@ -58,3 +60,39 @@ def test_tools_without_coco_stop_in_one_line(tool, extra, split, ann_file, tmp_p
     assert result.stderr.strip().splitlines()[-1].startswith(
         f'error: {split}_dataloader.dataset.ann_file not found: '
         f'{tmp_path}/coco/annotations/{ann_file}.')
+
+
+def coco_run(root, val_classes=('a', 'b'), num_classes=2, evaluator_file='a.json'):
+    for name in ('a.json', 'b.json'):
+        (root / name).write_text('{}')
+    dataset = dict(type='CocoDataset', data_root=f'{root}/', ann_file='a.json')
+    return Config(dict(
+        model=dict(type='FCOS', bbox_head=dict(type='FCOSHead', num_classes=num_classes)),
+        train_dataloader=dict(dataset=dict(dataset, metainfo=dict(classes=('a', 'b')))),
+        val_dataloader=dict(dataset=dict(dataset, **(dict(metainfo=dict(classes=val_classes))
+                                                      if val_classes else {}))),
+        val_evaluator=dict(type='CocoMetric', ann_file=str(root / evaluator_file))))
+
+
+SECTIONS = ('train_dataloader', 'val_dataloader', 'val_evaluator')
+
+
+def test_a_consistent_run_passes(tmp_path):
+    check_dataset_config(coco_run(tmp_path), SECTIONS)
+
+
+@pytest.mark.parametrize('change, message', [
+    (dict(val_classes=('b', 'a')), "val_dataloader.dataset names the classes ('b', 'a'), "
+     "train_dataloader.dataset ('a', 'b'); each label would mean another class."),
+    (dict(val_classes=None), 'val_dataloader.dataset names the classes (\'person\', '),
+    (dict(num_classes=80), 'model.bbox_head.num_classes is 80 but train_dataloader.dataset '
+     'names 2 classes; set model.bbox_head.num_classes=2.'),
+    (dict(evaluator_file='b.json'), 'val_evaluator.ann_file is {root}/b.json, but '
+     'val_dataloader reads {root}/a.json: the predictions would be scored against other '
+     'annotations; point both at one file.'),
+])
+def test_where_datasets_model_and_evaluator_disagree_is_named(tmp_path, change, message):
+    # val_classes=None: no metainfo, so CocoDataset's 80 COCO classes.
+    with pytest.raises(DatasetError) as error:
+        check_dataset_config(coco_run(tmp_path, **change), SECTIONS)
+    assert str(error.value).startswith(message.format(root=tmp_path))
