@@ -121,8 +121,9 @@ class CheckedCOCO(COCO):
         if ids != sorted(ids):
             in_file_order = tuple(name for _, name in sorted(zip(ids, cat_names)))
             self._fail('metainfo classes are not in the order of their category ids in the '
-                       'file (MMDetection numbers the labels in the file\'s order, so the '
-                       'class names would be swapped)', f'write classes={in_file_order}')
+                       "file (MMDetection's CocoDataset and CocoMetric pair labels with the "
+                       "file's categories in that order, so class names would be swapped)",
+                       f'write classes={in_file_order}')
         return ids
 
     def loadRes(self, resFile: Any) -> PlainCOCO:  # noqa: N802,N803 (pycocotools' names)

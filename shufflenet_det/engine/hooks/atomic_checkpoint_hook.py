@@ -122,7 +122,9 @@ class AtomicCheckpointHook(CheckpointHook):
     it (weights, buffers such as BatchNorm statistics, optimizer state) is checked: if one is
     NaN or infinite, the weights have diverged, and training stops with
     :class:`NonFiniteCheckpointError` naming the iteration and the tensor; the checkpoint is not
-    written and ``last_checkpoint`` still names the last one that was.
+    written and ``last_checkpoint`` still names the last one that was. With ``save_best`` the
+    weights are checked after each evaluation too, before the previous best checkpoint would be
+    removed.
 
     The arguments are those of :class:`mmengine.hooks.CheckpointHook`. With ``backend_args``
     or ``file_client_args`` naming a non-local storage, checkpoints are written by that
@@ -153,17 +155,35 @@ class AtomicCheckpointHook(CheckpointHook):
             NonFiniteCheckpointError: Naming the iteration, the tensor and the last checkpoint
                 written.
         """
-        bad = list(non_finite_tensors(checkpoint))
+        self._stop_if_non_finite(runner, checkpoint, checkpoint['meta']['iter'])
+
+    def after_val_epoch(self, runner, metrics: dict) -> None:
+        """With ``save_best``, check the weights first: MMEngine removes the previous best
+        checkpoint before it writes the new one, which a non-finite tensor would then stop.
+
+        Args:
+            runner (Runner): The runner of the training process.
+            metrics (dict): The evaluation results.
+        """
+        if self.save_best is not None:
+            self._stop_if_non_finite(runner, dict(state_dict=runner.model.state_dict()),
+                                     runner.iter)
+        super().after_val_epoch(runner, metrics)
+
+    @staticmethod
+    def _stop_if_non_finite(runner, state: dict, iteration: int) -> None:
+        """Raise :class:`NonFiniteCheckpointError` when ``state`` holds a NaN or inf."""
+        bad = list(non_finite_tensors(state))
         if not bad:
             return
         more = f' (and {len(bad) - 1} more tensors)' if len(bad) > 1 else ''
         last = osp.join(runner.work_dir, 'last_checkpoint')
         kept = (f'The last checkpoint written is {Path(last).read_text().strip()}, unchanged'
                 if osp.isfile(last) else 'No checkpoint was written in this work dir')
-        message = (f'Training stopped at iteration {checkpoint["meta"]["iter"]}: {bad[0]}{more} '
-                   'holds NaN or infinite values, so the model has diverged and its checkpoint '
-                   f'was not written. {kept}. Lower the learning rate or check the data, and '
-                   'resume from a checkpoint saved before the loss grew (--resume PATH).')
+        message = (f'Training stopped at iteration {iteration}: {bad[0]}{more} holds NaN or '
+                   'infinite values, so the model has diverged and its checkpoint was not '
+                   f'written. {kept}. Lower the learning rate or check the data, and resume '
+                   'from a checkpoint saved before the loss grew (--resume PATH).')
         print_log(message, logger='current', level=logging.ERROR)
         raise NonFiniteCheckpointError(message)
 
