@@ -5,6 +5,7 @@ Example:
         --weights work_dirs/fcos/epoch_12.pth --out-file demo_pred.jpg
 """
 import argparse
+import sys
 
 import mmcv
 from mmdet.apis import inference_detector, init_detector
@@ -12,6 +13,7 @@ from mmdet.registry import VISUALIZERS
 from mmengine.config import DictAction
 
 import shufflenet_det  # noqa: F401  (registers the modules and the safe checkpoint loader)
+from shufflenet_det.errors import UserError
 from shufflenet_det.utils import load_config
 
 
@@ -53,4 +55,8 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
+        print(f'error: {error}', file=sys.stderr)
+        sys.exit(2)

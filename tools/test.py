@@ -9,6 +9,7 @@ Examples:
 import argparse
 import copy
 import os
+import sys
 
 import torch
 from mmdet.engine.hooks.utils import trigger_visualization_hook
@@ -20,7 +21,7 @@ from mmengine.runner import Runner
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
-from shufflenet_det.datasets import DatasetError
+from shufflenet_det.errors import UserError
 from shufflenet_det.utils import (check_annotation_files, check_dataset_config,
                                   load_run_config, setup_cpu_distributed)
 
@@ -82,10 +83,7 @@ def main() -> None:
     cfg = load_run_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     sections = ('test_dataloader', 'test_evaluator')
     check_annotation_files(cfg, sections)
-    try:
-        check_dataset_config(cfg, sections)
-    except DatasetError as error:
-        raise SystemExit(f'error: {error}') from None
+    check_dataset_config(cfg, sections)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
@@ -103,13 +101,14 @@ def main() -> None:
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
-    try:
-        runner.test()  # builds the datasets and evaluators, which check the annotation files first
-    except DatasetError as error:
-        raise SystemExit(f'error: {error}') from None
+    runner.test()  # builds the dataset and evaluator first, which check the annotation file
     if torch.distributed.is_initialized():  # a clean exit for every rank (gloo aborts otherwise)
         torch.distributed.destroy_process_group()
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
+        print(f'error: {error}', file=sys.stderr)
+        sys.exit(2)

@@ -8,6 +8,7 @@ Examples:
 """
 import argparse
 import os
+import sys
 
 import torch
 from mmengine.config import DictAction
@@ -17,7 +18,7 @@ from mmengine.runner import Runner
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
-from shufflenet_det.datasets import DatasetError
+from shufflenet_det.errors import ConfigError, UserError
 from shufflenet_det.utils import (check_annotation_files, check_dataset_config,
                                   find_resumable_checkpoint, load_run_config,
                                   setup_cpu_distributed)
@@ -55,23 +56,20 @@ def main() -> None:
     cfg = load_run_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     sections = ('train_dataloader', 'val_dataloader', 'val_evaluator')
     check_annotation_files(cfg, sections)
-    try:
-        check_dataset_config(cfg, sections)
-    except DatasetError as error:
-        raise SystemExit(f'error: {error}') from None
+    check_dataset_config(cfg, sections)
 
     if args.amp:
         if not torch.cuda.is_available():
-            raise SystemExit('error: --amp needs a CUDA GPU (MMEngine\'s AmpOptimWrapper does '
-                             'not run on CPU); train without --amp.')
+            raise ConfigError('--amp needs a CUDA GPU (MMEngine\'s AmpOptimWrapper does not run '
+                              'on CPU); train without --amp.')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'  # its loss scaler skips non-finite steps
         for key in ('on_nonfinite', 'max_consecutive_skips'):  # FiniteLossOptimWrapper's
             cfg.optim_wrapper.pop(key, None)
         cfg.optim_wrapper.loss_scale = 'dynamic'
     if args.auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
-            raise SystemExit('error: --auto-scale-lr needs auto_scale_lr.base_batch_size in '
-                             'the config')
+            raise ConfigError('--auto-scale-lr needs auto_scale_lr.base_batch_size in the '
+                              'config')
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto' or (args.resume is None and cfg.get('resume')
                                  and cfg.get('load_from') is None):
@@ -85,13 +83,14 @@ def main() -> None:
 
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    try:
-        runner.train()  # builds the datasets and evaluators, which check the annotation files first
-    except DatasetError as error:
-        raise SystemExit(f'error: {error}') from None
+    runner.train()  # builds the datasets and evaluators first, which check the annotation files
     if torch.distributed.is_initialized():  # a clean exit for every rank (gloo aborts otherwise)
         torch.distributed.destroy_process_group()
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
+        print(f'error: {error}', file=sys.stderr)
+        sys.exit(2)

@@ -1,11 +1,13 @@
 """What the dataset checks report: a problem they survive, or an error that stops the run."""
 from dataclasses import dataclass
 
+from shufflenet_det.errors import UserError
+
 # Whole-image problems the dataset cannot repair: `tools/misc/check_dataset.py` exits 1 on them.
 FATAL_KINDS = ('missing_image', 'unreadable_image', 'size_mismatch')
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """A COCO file, or a dataset config meeting it, that cannot work as written."""
 
 

@@ -29,7 +29,7 @@ def build_detector(config: str,
         tuple: The config and the detector.
 
     Raises:
-        SystemExit: With one line, ``error: ...``, when the model config cannot work.
+        ModelConfigError: In one line, when the model config cannot work.
     """
     cfg = load_config(config, cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmdet'))

@@ -3,6 +3,8 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
+from shufflenet_det.errors import ConfigError
+
 
 def setup_cpu_distributed(cfg: Config) -> None:
     """Let a ``torchrun`` launch (``cfg.launcher != 'none'``) run without GPUs.
@@ -15,13 +17,16 @@ def setup_cpu_distributed(cfg: Config) -> None:
 
     Args:
         cfg (Config): The run's config; its ``model_wrapper_cfg`` is set.
+
+    Raises:
+        ConfigError: For another launcher than 'pytorch' on a CPU.
     """
     launcher = cfg.get('launcher', 'none')
     if launcher == 'none' or torch.cuda.is_available():
         return
     if launcher != 'pytorch':
-        raise SystemExit(f'error: without a GPU only --launcher pytorch (torchrun, '
-                         f'tools/dist_train.sh) is supported, not {launcher!r}')
+        raise ConfigError(f'without a GPU only --launcher pytorch (torchrun, '
+                          f'tools/dist_train.sh) is supported, not {launcher!r}')
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo')
     cfg.model_wrapper_cfg = dict(

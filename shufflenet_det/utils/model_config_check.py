@@ -9,11 +9,13 @@ from mmengine.registry import DefaultScope, Registry
 
 from mmdet.registry import MODELS
 
+from shufflenet_det.errors import UserError
+
 # Keys every registry build pops before calling the class.
 BUILD_KEYS = {'type', '_scope_'}
 
 
-class ModelConfigError(ValueError):
+class ModelConfigError(UserError, ValueError):
     """A model config that cannot work: an unknown argument or mismatched channels."""
 
 

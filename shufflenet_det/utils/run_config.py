@@ -7,7 +7,7 @@ from mmengine.config import Config
 
 from shufflenet_det.datasets import DatasetError
 
-from .model_config_check import ModelConfigError, check_model_config
+from .model_config_check import check_model_config
 
 
 def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
@@ -21,17 +21,14 @@ def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
         Config: The config.
 
     Raises:
-        SystemExit: With one line, ``error: ...``, when the model config cannot work (see
-            :func:`check_model_config`): for the command-line tools, instead of a traceback.
+        ModelConfigError: In one line, when the model config cannot work (see
+            :func:`check_model_config`).
     """
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     if 'model' in cfg:
-        try:
-            check_model_config(cfg.model, cfg.get('default_scope', 'mmdet'))
-        except ModelConfigError as err:
-            raise SystemExit(f'error: {err}') from None
+        check_model_config(cfg.model, cfg.get('default_scope', 'mmdet'))
     return cfg
 
 
@@ -95,14 +92,14 @@ def check_annotation_files(cfg: Config, sections: Sequence[str]) -> None:
             ``('train_dataloader', 'val_dataloader', 'val_evaluator')``.
 
     Raises:
-        SystemExit: Naming the config key and the missing path, instead of the traceback the
-            dataset would raise after the model is built.
+        DatasetError: Naming the config key and the missing path, before the model is built
+            (the dataset would raise a traceback after it).
     """
     for section in sections:
         for key, path in _annotation_files(section, cfg.get(section)):
             if not osp.isfile(path):
-                raise SystemExit(
-                    f'error: {key} not found: {path}. Put COCO under data/coco/, or point '
+                raise DatasetError(
+                    f'{key} not found: {path}. Put COCO under data/coco/, or point '
                     'the config at your own data (README, "A custom COCO-format dataset"); '
                     '`make demo` trains on a generated dataset instead.')
 

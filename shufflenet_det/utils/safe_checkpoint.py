@@ -14,13 +14,15 @@ import torch
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import CheckpointLoader
 
+from shufflenet_det.errors import UserError
+
 try:
     from numpy._core import multiarray  # numpy >= 2
 except ImportError:  # numpy 1.x
     from numpy.core import multiarray
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """A checkpoint that cannot be loaded: unreadable, unsafe or mismatched."""
 
 

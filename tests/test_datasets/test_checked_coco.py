@@ -290,7 +290,7 @@ def test_train_stops_before_training_in_one_line(tmp_path, classes, num_classes,
         base=REPO / 'configs/nanodet_shufflenetv2_lightpan_shapes.py', root=tmp_path,
         pipelines=small_pipelines((64, 64)), classes=classes, num_classes=num_classes))
     result = run_tool('tools/train.py', config, '--work-dir', tmp_path / 'work', check=False)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert 'Traceback' not in result.stderr
     assert result.stderr.strip().splitlines()[-1].endswith(message)
     assert 'Epoch(train)' not in result.stdout + result.stderr

@@ -129,7 +129,7 @@ def test_a_broken_annotation_file_stops_the_resume_and_loses_nothing(config, tmp
     ann_file.write_text(json.dumps(data))
 
     result = run_tool('tools/train.py', own, '--work-dir', work_dir, '--resume', check=False)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert re.search(r'error: \S+/instances_train.json: image id 1 is used 2 times',
                      result.stderr.splitlines()[-1])
     assert checkpoints() == saved

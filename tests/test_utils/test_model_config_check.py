@@ -152,22 +152,22 @@ WIDTH_MISMATCH = (
     'model.neck.in_channels=[48, 96, 192] or change the backbone.')
 
 
-def test_tool_helpers_exit_with_one_line():
+def test_tool_helpers_raise_one_line():
     # load_run_config: tools/train.py and tools/test.py; build_detector: the analysis and
     # deployment tools; load_config: tools/image_demo.py.
     options = {'model.backbone.widen_factor': 0.5}
     for load in (lambda: load_run_config(str(CONFIGS / FCOS), options, None, 'none'),
                  lambda: build_detector(str(CONFIGS / FCOS), options),
                  lambda: load_config(str(CONFIGS / FCOS), options)):
-        with pytest.raises(SystemExit) as error:
+        with pytest.raises(ModelConfigError) as error:
             load()
-        assert error.value.code == WIDTH_MISMATCH
+        assert f'error: {error.value}' == WIDTH_MISMATCH
 
 
 def test_train_tool_exits_with_one_line_before_any_forward_pass(tmp_path):
     result = run_tool('tools/train.py', f'configs/{FCOS}', '--work-dir', tmp_path,
                       '--cfg-options', 'model.backbone.widen_factor=0.5', check=False)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert 'Traceback' not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == WIDTH_MISMATCH
     assert not list(tmp_path.iterdir())

@@ -27,15 +27,15 @@ def test_present_annotation_files_pass(tmp_path):
 def test_missing_file_inside_dataset_wrappers_is_named(tmp_path):
     (tmp_path / 'annotations').mkdir()
     (tmp_path / 'annotations' / 'a.json').write_text('{}')
-    with pytest.raises(SystemExit) as error:
+    with pytest.raises(DatasetError) as error:
         check_annotation_files(make_config(tmp_path), ('train_dataloader', 'val_evaluator'))
     assert str(error.value).startswith(
-        'error: train_dataloader.dataset.dataset.datasets[1].ann_file not found: '
+        'train_dataloader.dataset.dataset.datasets[1].ann_file not found: '
         f'{tmp_path}/annotations/train.json.')
 
 
 def test_missing_evaluator_file_is_named(tmp_path):
-    with pytest.raises(SystemExit, match=r'^error: val_evaluator\[0\].ann_file not found'):
+    with pytest.raises(DatasetError, match=r'^val_evaluator\[0\].ann_file not found'):
         check_annotation_files(make_config(tmp_path), ('val_evaluator', ))
 
 
@@ -55,7 +55,7 @@ def test_tools_without_coco_stop_in_one_line(tool, extra, split, ann_file, tmp_p
     result = run_tool(tool, 'configs/fcos_shufflenetv2_coco.py', *extra,
                       '--work-dir', tmp_path / 'work', '--cfg-options',
                       f'{split}_dataloader.dataset.data_root={tmp_path}/coco/', check=False)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert 'Traceback' not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(
         f'error: {split}_dataloader.dataset.ann_file not found: '

@@ -23,6 +23,7 @@ import argparse
 import copy
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,6 +37,7 @@ from mmengine.analysis import get_model_complexity_info
 import shufflenet_det  # noqa: F401
 from shufflenet_det.apis import optimize_for_inference
 from shufflenet_det.apis.onnx_export import OnnxRuntimeDetector, export_onnx
+from shufflenet_det.errors import UserError
 from shufflenet_det.models.backbones import ShuffleNetV2
 from shufflenet_det.utils.complexity import build_detector, end_to_end_batch
 
@@ -306,4 +308,8 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
+        print(f'error: {error}', file=sys.stderr)
+        sys.exit(2)

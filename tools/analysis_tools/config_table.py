@@ -5,11 +5,13 @@ Example:
     python tools/analysis_tools/config_table.py configs/*.py --threads 2
 """
 import argparse
+import sys
 from pathlib import Path
 
 import torch
 
 import shufflenet_det  # noqa: F401
+from shufflenet_det.errors import UserError
 from shufflenet_det.utils.complexity import (build_detector, complexity, end_to_end_latency,
                                              input_size)
 
@@ -42,4 +44,8 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
+        print(f'error: {error}', file=sys.stderr)
+        sys.exit(2)

@@ -8,10 +8,12 @@ Example:
     python tools/analysis_tools/get_flops.py CONFIG --shape 416 416
 """
 import argparse
+import sys
 
 from mmengine.config import DictAction
 
 import shufflenet_det  # noqa: F401
+from shufflenet_det.errors import UserError
 from shufflenet_det.utils.complexity import build_detector, complexity, input_size
 
 
@@ -38,4 +40,8 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
+        print(f'error: {error}', file=sys.stderr)
+        sys.exit(2)

@@ -15,6 +15,7 @@ Example:
 """
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -23,6 +24,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import shufflenet_det  # noqa: F401
+from shufflenet_det.errors import UserError
 from shufflenet_det.utils import load_config
 
 
@@ -158,4 +160,8 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
+        print(f'error: {error}', file=sys.stderr)
+        sys.exit(2)

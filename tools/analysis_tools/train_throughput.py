@@ -11,6 +11,7 @@ Example:
         --data-root data/coco/ --iters 20
 """
 import argparse
+import sys
 import time
 from typing import Iterable, Iterator
 
@@ -21,6 +22,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import shufflenet_det  # noqa: F401
+from shufflenet_det.errors import UserError
 from mmdet.registry import MODELS
 
 
@@ -108,4 +110,8 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
+        print(f'error: {error}', file=sys.stderr)
+        sys.exit(2)

@@ -10,6 +10,7 @@ Example:
         configs/nanodet_shufflenetv2_lightpan_320_coco.py demo.jpg --out-file demo_onnx.jpg
 """
 import argparse
+import sys
 
 import mmcv
 import numpy as np
@@ -20,6 +21,7 @@ from mmdet.structures import DetDataSample
 
 import shufflenet_det  # noqa: F401
 from shufflenet_det.apis.onnx_export import OnnxRuntimeDetector
+from shufflenet_det.errors import UserError
 from shufflenet_det.utils.complexity import build_detector
 
 
@@ -84,4 +86,8 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
+        print(f'error: {error}', file=sys.stderr)
+        sys.exit(2)

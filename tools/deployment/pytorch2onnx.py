@@ -8,12 +8,14 @@ Example:
         --weights work_dirs/nanodet/epoch_280.pth --out nanodet.onnx
 """
 import argparse
+import sys
 
 import torch
 from mmengine.runner import load_checkpoint
 
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
 from shufflenet_det.apis.onnx_export import export_onnx
+from shufflenet_det.errors import UserError
 from shufflenet_det.utils.complexity import build_detector, input_size
 
 
@@ -38,4 +40,8 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
+        print(f'error: {error}', file=sys.stderr)
+        sys.exit(2)

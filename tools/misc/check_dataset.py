@@ -32,6 +32,7 @@ from mmengine.utils import track_iter_progress
 
 from shufflenet_det.datasets import CheckedCocoDataset, DatasetError, DatasetProblem
 from shufflenet_det.datasets.checked_coco_dataset import filter_images
+from shufflenet_det.errors import UserError
 from shufflenet_det.utils import check_dataset_config
 
 # Problems CheckedCOCO repairs or drops that MMDetection's CocoDataset or CocoMetric fail on (a
@@ -201,4 +202,8 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
+        print(f'error: {error}', file=sys.stderr)
+        sys.exit(2)

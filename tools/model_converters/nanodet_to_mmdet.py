@@ -14,6 +14,7 @@ Example:
 import argparse
 import io
 import os
+import sys
 from pathlib import Path
 from typing import Optional, Tuple
 
@@ -26,6 +27,7 @@ from mmdet.registry import MODELS
 
 import shufflenet_det  # noqa: F401  (registers the modules)
 from shufflenet_det.engine import atomic_write
+from shufflenet_det.errors import UserError
 from shufflenet_det.models.dense_heads import NanoDetHead
 from shufflenet_det.models.nanodet_checkpoint import (convert_nanodet_m, identify_nanodet_m,
                                                       select_nanodet_weights)
@@ -114,10 +116,7 @@ def has_folded_batchnorm(state_dict: dict) -> bool:
 
 def main() -> None:
     args = parse_args()
-    try:
-        checkpoint, source = convert(args.src, args.config, not args.no_ema)
-    except CheckpointError as err:
-        raise SystemExit(f'error: {err}')
+    checkpoint, source = convert(args.src, args.config, not args.no_ema)
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)
     atomic_write(buffer.getvalue(), args.dst)  # the old file or the whole new one, never half
@@ -134,4 +133,8 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
+        print(f'error: {error}', file=sys.stderr)
+        sys.exit(2)

@@ -9,10 +9,12 @@ Then: backbone=dict(type='ShuffleNetV2', init_cfg=dict(type='Pretrained',
 """
 import argparse
 import os
+import sys
 from pathlib import Path
 
 import torch
 
+from shufflenet_det.errors import UserError
 from shufflenet_det.models.backbones import ShuffleNetV2
 from shufflenet_det.models.backbones.shufflenet_v2_checkpoint import (
     infer_widen_factor, load_native_weights, read_shufflenet_v2_checkpoint)
@@ -32,15 +34,12 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    try:
-        state_dict, layout = read_shufflenet_v2_checkpoint(args.src, args.prefix)
-        width = infer_widen_factor(state_dict)
-        if width is None:
-            raise CheckpointError(f'{args.src}: stage-2 width matches no ShuffleNetV2 width')
-        backbone = ShuffleNetV2(widen_factor=width, extra_dw=args.extra_dw)
-        load_native_weights(backbone, state_dict, f'{args.src} ({layout} layout)')
-    except CheckpointError as err:
-        raise SystemExit(f'error: {err}')
+    state_dict, layout = read_shufflenet_v2_checkpoint(args.src, args.prefix)
+    width = infer_widen_factor(state_dict)
+    if width is None:
+        raise CheckpointError(f'{args.src}: stage-2 width matches no ShuffleNetV2 width')
+    backbone = ShuffleNetV2(widen_factor=width, extra_dw=args.extra_dw)
+    load_native_weights(backbone, state_dict, f'{args.src} ({layout} layout)')
     dst = Path(args.dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     meta = dict(source=os.path.basename(args.src), source_layout=layout,
@@ -52,4 +51,8 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
+        print(f'error: {error}', file=sys.stderr)
+        sys.exit(2)
