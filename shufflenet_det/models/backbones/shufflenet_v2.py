@@ -1,5 +1,5 @@
 """ShuffleNet V2 and its detection variant ShuffleNet V2* as MMDetection backbones."""
-from typing import Dict, List, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -12,17 +12,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 
-# Output channels of stage2, stage3, stage4 and the final 1x1 conv for each width
-# (Table 5 of the ShuffleNet V2 paper).
-ARCH_SETTINGS: Dict[float, Tuple[int, int, int, int]] = {
-    0.5: (48, 96, 192, 1024),
-    1.0: (116, 232, 464, 1024),
-    1.5: (176, 352, 704, 1024),
-    2.0: (244, 488, 976, 2048),
-}
-STEM_CHANNELS = 24
-STAGE_BLOCKS = (4, 8, 4)
-
+from .shufflenet_v2_arch import ARCH_SETTINGS, STAGE_BLOCKS, STEM_CHANNELS
+from .shufflenet_v2_checkpoint import load_shufflenet_v2_weights
 
 def concat_shuffle(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
     """Concatenate two halves along channels and shuffle them with 2 groups, in one copy.
@@ -239,7 +230,6 @@ class ShuffleNetV2(BaseModule):
                 raise ValueError('ShuffleNetV2 takes a Pretrained init_cfg alone, as '
                                  "dict(type='Pretrained', checkpoint=PATH, prefix=None), "
                                  f'but got {self.init_cfg}')
-            from .shufflenet_v2_checkpoint import load_shufflenet_v2_weights
             load_shufflenet_v2_weights(
                 self,
                 pretrained[0]['checkpoint'],

@@ -18,12 +18,13 @@ from collections import defaultdict
 from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import torch
+import torch.nn as nn
 from mmengine.logging import MMLogger
 from mmengine.runner import CheckpointLoader
 
 from shufflenet_det.utils.checkpoint_fit import check_weights_fit
 from shufflenet_det.utils.safe_checkpoint import CheckpointError
-from .shufflenet_v2 import ARCH_SETTINGS, STAGE_BLOCKS, STEM_CHANNELS, ShuffleNetV2
+from .shufflenet_v2_arch import ARCH_SETTINGS, STAGE_BLOCKS, STEM_CHANNELS
 
 StateDict = Dict[str, torch.Tensor]
 Label = Tuple[str, int]  # (producer, output channel)
@@ -283,7 +284,7 @@ def infer_widen_factor(state_dict: StateDict) -> Optional[float]:
     return widths[0] if widths else None
 
 
-def init_extra_dw_as_identity(state_dict: StateDict, backbone: ShuffleNetV2) -> None:
+def init_extra_dw_as_identity(state_dict: StateDict, backbone: nn.Module) -> None:
     """Fill in every ``extra_dw`` conv-BN of ``backbone`` so that it passes its input through.
 
     The depthwise kernel is a centred delta; BN has weight 1, bias 0, mean 0 and a running
@@ -326,7 +327,7 @@ def read_shufflenet_v2_checkpoint(filename: str,
     return convert_to_native(extract_state_dict(checkpoint, prefix))
 
 
-def load_native_weights(backbone: ShuffleNetV2, state_dict: StateDict, source: str) -> None:
+def load_native_weights(backbone: nn.Module, state_dict: StateDict, source: str) -> None:
     """Load native-layout weights into ``backbone`` strictly, or load nothing.
 
     V2 weights may go into a V2* backbone: then, and only then, the ``extra_dw`` layers are
@@ -357,7 +358,7 @@ def load_native_weights(backbone: ShuffleNetV2, state_dict: StateDict, source: s
     backbone.load_state_dict(state_dict, strict=False)
 
 
-def load_shufflenet_v2_weights(backbone: ShuffleNetV2,
+def load_shufflenet_v2_weights(backbone: nn.Module,
                                filename: str,
                                prefix: Optional[str] = None,
                                map_location: str = 'cpu') -> str:
