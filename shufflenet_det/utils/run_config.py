@@ -104,16 +104,21 @@ def check_annotation_files(cfg: Config, sections: Sequence[str]) -> None:
                     '`make demo` trains on a generated dataset instead.')
 
 
-def _leaf_datasets(section: str, cfg: Any) -> Iterator[Tuple[str, dict]]:
+def leaf_datasets(section: str, cfg: Any) -> Iterator[Tuple[str, dict]]:
     """Yield ``(config key, config)`` of every dataset in a dataloader or dataset config that
-    wraps no other, looking into ``dataset`` and ``datasets``."""
+    wraps no other, looking into ``dataset`` and ``datasets``.
+
+    Args:
+        section (str): The config key of ``cfg``, e.g. ``'train_dataloader'``.
+        cfg: A dataloader or dataset config, a list of them, or None.
+    """
     if isinstance(cfg, (list, tuple)):
         for i, item in enumerate(cfg):
-            yield from _leaf_datasets(f'{section}[{i}]', item)
+            yield from leaf_datasets(f'{section}[{i}]', item)
     elif isinstance(cfg, dict):
         inner = [(key, cfg[key]) for key in ('dataset', 'datasets') if cfg.get(key) is not None]
         for key, value in inner:
-            yield from _leaf_datasets(f'{section}.{key}', value)
+            yield from leaf_datasets(f'{section}.{key}', value)
         if not inner and 'type' in cfg:
             yield section, cfg
 
@@ -158,7 +163,7 @@ def check_dataset_config(cfg: Config, sections: Sequence[str]) -> None:
     named: List[Tuple[str, Any]] = []
     for section in sections:
         if section.endswith('_dataloader'):
-            for key, dataset_cfg in _leaf_datasets(section, cfg.get(section)):
+            for key, dataset_cfg in leaf_datasets(section, cfg.get(section)):
                 classes = _classes(dataset_cfg) if dataset_cfg['type'] in DATASETS else None
                 if classes is not None:
                     named.append((key, classes))

@@ -1,5 +1,4 @@
 """tools/misc/check_dataset.py: the dataset's problems before training, and its exit status."""
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -79,20 +78,6 @@ def test_annotation_problems_are_fatal_only_with_strict(configs):
     assert result.returncode == 1
     assert result.stdout.count('  ERROR ') == 7
     assert result.stdout.splitlines()[-1] == '7 fatal problems: fix them before training'
-
-
-def test_finds_coco_datasets_inside_wrappers():
-    spec = importlib.util.spec_from_file_location('check_dataset', TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    coco = dict(type='CocoDataset', ann_file='a.json')
-    wrapped = dict(type='ConcatDataset', datasets=[
-        dict(type='RepeatDataset', times=2, dataset=coco),
-        dict(type='CheckedCocoDataset', ann_file='b.json'),
-        dict(type='VOCDataset', ann_file='c.txt')])
-    found = [tool.checking_config(dataset) for dataset in tool.coco_datasets(wrapped)]
-    assert [(d['type'], d['ann_file'], d['pipeline']) for d in found] == [
-        ('CheckedCocoDataset', 'a.json', []), ('CheckedCocoDataset', 'b.json', [])]
 
 
 def test_a_filter_that_leaves_no_training_image_is_fatal(configs):

@@ -1,5 +1,4 @@
 """tools/train.py and tools/test.py end to end on the generated shapes dataset."""
-import importlib.util
 import os
 import re
 import subprocess
@@ -11,6 +10,7 @@ import pytest
 import torch
 
 from shufflenet_det.utils import safe_torch_load
+from shufflenet_det.utils.training_log import read_scalars
 from tests.test_tools.tool_runner import REPO, run_tool
 
 CONFIG = REPO / 'configs/nanodet_shufflenetv2_lightpan_shapes.py'
@@ -80,10 +80,7 @@ def test_train_resume_and_test(shapes, tmp_path):
     result = run_tool(PLOT_CURVES, work_dir, '--out', png)
     scalars = re.fullmatch(rf'wrote {re.escape(str(png))} from (\S+scalars\.json)\n', result.stdout)
     assert png.stat().st_size > 10_000 and scalars, result.stdout
-    spec = importlib.util.spec_from_file_location('plot_curves', PLOT_CURVES)
-    plot_curves = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(plot_curves)
-    losses, metrics = plot_curves.read_scalars(Path(scalars.group(1)))
+    losses, metrics = read_scalars(Path(scalars.group(1)))
     # the newest run, the resumed one: its training record at the end of epoch 2 (iteration
     # 4), then the validation that followed
     assert [iteration for iteration, _ in losses.get('loss', [])] == [4], losses

@@ -8,8 +8,8 @@ checkpoint whose ``state_dict`` holds an object that, if unpickled, would run
 import pytest
 import torch
 
+from tests.malicious_pickles import Payload
 from tests.test_tools.tool_runner import REPO, run_tool
-from tests.test_utils.test_safe_checkpoint import Payload
 
 CONFIG = 'configs/nanodet_shufflenetv2_lightpan_shapes.py'
 

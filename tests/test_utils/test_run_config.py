@@ -3,7 +3,7 @@ from mmengine.config import Config
 
 import mmdet.datasets  # noqa: F401  (registers CocoDataset)
 from shufflenet_det.datasets import DatasetError
-from shufflenet_det.utils import check_annotation_files, check_dataset_config
+from shufflenet_det.utils import check_annotation_files, check_dataset_config, leaf_datasets
 from tests.test_tools.tool_runner import run_tool
 
 
@@ -96,3 +96,13 @@ def test_where_datasets_model_and_evaluator_disagree_is_named(tmp_path, change, 
     with pytest.raises(DatasetError) as error:
         check_dataset_config(coco_run(tmp_path, **change), SECTIONS)
     assert str(error.value).startswith(message.format(root=tmp_path))
+
+
+def test_leaf_datasets_are_found_inside_wrappers():
+    coco = dict(type='CocoDataset', ann_file='a.json')
+    wrapped = dict(type='ConcatDataset', datasets=[
+        dict(type='RepeatDataset', times=2, dataset=coco),
+        dict(type='CheckedCocoDataset', ann_file='b.json')])
+    assert list(leaf_datasets('train_dataloader', dict(dataset=wrapped))) == [
+        ('train_dataloader.dataset.datasets[0].dataset', coco),
+        ('train_dataloader.dataset.datasets[1]', wrapped['datasets'][1])]

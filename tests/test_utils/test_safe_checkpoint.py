@@ -1,7 +1,6 @@
 """Checkpoints load on torch >= 2.6 without unpickling arbitrary code."""
 import functools
 import http.server
-import os
 import threading
 
 import numpy as np
@@ -14,16 +13,7 @@ from mmengine.runner import CheckpointLoader, Runner, load_checkpoint
 
 from shufflenet_det.models.backbones import ShuffleNetV2
 from shufflenet_det.utils import CheckpointError, safe_torch_load
-
-
-class Payload:
-    """Unpickling this would create the file named ``marker``."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return os.system, (f'touch {self.marker}', )
+from tests.malicious_pickles import Payload
 
 
 class AttributeWalk:

@@ -16,7 +16,6 @@ Example:
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import Dict, List, Tuple
 
 from mmengine.config import Config, DictAction
@@ -26,6 +25,7 @@ from mmengine.runner import Runner
 import shufflenet_det  # noqa: F401
 from shufflenet_det.errors import UserError
 from shufflenet_det.utils import load_config
+from shufflenet_det.utils.memory_usage import growth, memory_mib
 
 
 def parse_args() -> argparse.Namespace:
@@ -44,35 +44,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
     return parser.parse_args()
-
-
-def _kib(path: str, field: str) -> int:
-    """A ``field: N kB`` value from a /proc file."""
-    with open(path) as file:
-        for line in file:
-            if line.startswith(field + ':'):
-                return int(line.split()[1])
-    raise ValueError(f'{field} not in {path}')
-
-
-def _children(pid: int) -> List[int]:
-    """Process ids of the direct children of ``pid``."""
-    children = []
-    for task in Path(f'/proc/{pid}/task').iterdir():
-        children += [int(child) for child in (task / 'children').read_text().split()]
-    return children
-
-
-def memory_mib() -> Tuple[float, float]:
-    """RSS of this process and PSS of this process with its children, in MiB."""
-    pid = os.getpid()
-    pss = _kib(f'/proc/{pid}/smaps_rollup', 'Pss')
-    for child in _children(pid):
-        try:
-            pss += _kib(f'/proc/{child}/smaps_rollup', 'Pss')
-        except (FileNotFoundError, ProcessLookupError):  # a worker that just exited
-            pass
-    return _kib(f'/proc/{pid}/status', 'VmRSS') / 1024, pss / 1024
 
 
 class MemoryProbe(Hook):
@@ -115,14 +86,6 @@ def soak_config(args: argparse.Namespace) -> Config:
         cfg.test_dataloader.dataset = dict(type='RepeatDataset', times=args.test_repeats,
                                            dataset=cfg.test_dataloader.dataset)
     return cfg
-
-
-def growth(samples: List[Tuple[int, float, float]], start: int) -> Tuple[int, float, float]:
-    """The baseline iteration (the first sample at or after ``start``) and the percent growth
-    of RSS and PSS from there to the last sample."""
-    base = next(sample for sample in samples if sample[0] >= start)
-    last = samples[-1]
-    return base[0], 100 * (last[1] / base[1] - 1), 100 * (last[2] / base[2] - 1)
 
 
 def report(name: str, samples: List[Tuple[int, float, float]], start: int,

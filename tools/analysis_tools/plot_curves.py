@@ -5,46 +5,16 @@ Example:
 The argument is a work dir (its newest run is used), a run dir, or a vis_data/scalars.json file.
 """
 import argparse
-import json
+import sys
 from pathlib import Path
-from typing import Dict, List, Tuple
 
 import matplotlib
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
-Series = Dict[str, List[Tuple[int, float]]]
-
-
-def find_scalars(path: Path) -> Path:
-    """The ``scalars.json`` of a run: ``path`` itself, or the newest one below it."""
-    if path.is_file():
-        return path
-    found = sorted(path.glob('**/vis_data/scalars.json'), key=lambda p: p.stat().st_mtime)
-    if not found:
-        raise SystemExit(f'error: no vis_data/scalars.json under {path}; is it a work dir?')
-    return found[-1]
-
-
-def read_scalars(scalars: Path) -> Tuple[Series, Series]:
-    """Training losses and validation metrics, each keyed by name, against iteration."""
-    losses: Series = {}
-    metrics: Series = {}
-    last_iter = 0
-    for line in scalars.read_text().splitlines():
-        record = json.loads(line)
-        if 'iter' in record or 'loss' in record:  # a training log record
-            last_iter = int(record.get('iter', record['step']))
-            for key, value in record.items():
-                if key.startswith('loss'):
-                    losses.setdefault(key, []).append((last_iter, value))
-        else:  # validation: plotted at the iteration it followed
-            for key, value in record.items():
-                if key.endswith('mAP') or key.endswith('mAP_50'):
-                    metrics.setdefault(key, []).append((last_iter, value))
-    return losses, metrics
-
+from shufflenet_det.errors import ConfigError, UserError  # noqa: E402
+from shufflenet_det.utils.training_log import find_scalars, read_scalars  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
@@ -56,7 +26,7 @@ def main() -> None:
     scalars = find_scalars(args.run)
     losses, metrics = read_scalars(scalars)
     if not losses:
-        raise SystemExit(f'error: {scalars} holds no training losses')
+        raise ConfigError(f'{scalars} holds no training losses')
     fig, (ax_loss, ax_map) = plt.subplots(1, 2, figsize=(12, 4.5))
     for name, points in sorted(losses.items()):
         ax_loss.plot(*zip(*points), label=name, linewidth=1.5 if name == 'loss' else 0.8)
@@ -77,4 +47,8 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
+        print(f'error: {error}', file=sys.stderr)
+        sys.exit(2)

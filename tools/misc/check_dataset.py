@@ -22,7 +22,7 @@ Example:
 import argparse
 import sys
 from collections import Counter
-from typing import Iterator, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from mmdet.registry import DATASETS
 from mmengine.config import Config, ConfigDict, DictAction
@@ -33,7 +33,7 @@ from mmengine.utils import track_iter_progress
 from shufflenet_det.datasets import CheckedCocoDataset, DatasetError, DatasetProblem
 from shufflenet_det.datasets.checked_coco_dataset import filter_images
 from shufflenet_det.errors import UserError
-from shufflenet_det.utils import check_dataset_config
+from shufflenet_det.utils import check_dataset_config, leaf_datasets
 
 # Problems CheckedCOCO repairs or drops that MMDetection's CocoDataset or CocoMetric fail on (a
 # KeyError in training or evaluation) or mislabel (categories out of id order).
@@ -55,27 +55,12 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def coco_datasets(cfg: dict) -> Iterator[dict]:
-    """Yield the COCO datasets in a dataset config (looking into dataset wrappers).
-
-    Args:
-        cfg (dict): A dataset config.
-
-    Yields:
-        dict: The config of each ``CocoDataset`` or ``CheckedCocoDataset``.
-    """
-    if cfg.get('type') in ('CocoDataset', 'CheckedCocoDataset'):
-        yield cfg
-    for inner in [cfg['dataset']] if 'dataset' in cfg else cfg.get('datasets', []):
-        yield from coco_datasets(inner)
-
-
 def checking_config(dataset_cfg: dict) -> dict:
     """A ``CheckedCocoDataset`` config that checks and keeps every image of a dataset (without
     a pipeline, so that the same data used for training and testing gives the same config).
 
     Args:
-        dataset_cfg (dict): A config from :func:`coco_datasets`.
+        dataset_cfg (dict): A ``CocoDataset`` or ``CheckedCocoDataset`` config.
 
     Returns:
         dict: The config to build.
@@ -175,7 +160,8 @@ def main() -> None:
     built: List[Tuple[dict, Optional[CheckedCocoDataset]]] = []
     for split in args.split:
         loader = cfg.get(f'{split}_dataloader')
-        datasets = list(coco_datasets(loader.dataset)) if loader else []
+        datasets = [dataset for _, dataset in leaf_datasets(split, loader)
+                    if dataset['type'] in ('CocoDataset', 'CheckedCocoDataset')]
         if not datasets:
             print(f'{split}: no COCO-format dataset in the config')
         for dataset_cfg in datasets:
