@@ -1,4 +1,5 @@
-"""Run a detector on one image, print its detections and draw them.
+"""Run a detector on one image with MMDetection's DetInferencer, print its detections and draw
+them.
 
 Example:
     python tools/image_demo.py demo.jpg configs/fcos_shufflenetv2_coco.py \
@@ -8,8 +9,7 @@ import argparse
 import sys
 
 import mmcv
-from mmdet.apis import inference_detector, init_detector
-from mmdet.registry import VISUALIZERS
+from mmdet.apis import DetInferencer
 from mmengine.config import DictAction
 
 import shufflenet_det  # noqa: F401  (registers the modules and the safe checkpoint loader)
@@ -33,11 +33,14 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    cfg = load_config(args.config, args.cfg_options)  # exits with one line if miswired
-    model = init_detector(cfg, args.weights, device=args.device)
-    result = inference_detector(model, args.img)
+    cfg = load_config(args.config, args.cfg_options)  # raises one line if miswired
+    inferencer = DetInferencer(model=cfg, weights=args.weights, device=args.device,
+                               show_progress=False)
+    output = inferencer(args.img, return_datasamples=True, return_vis=bool(args.out_file),
+                        no_save_vis=True, pred_score_thr=args.score_thr)
+    result = output['predictions'][0]
     pred = result.pred_instances[result.pred_instances.scores >= args.score_thr]
-    classes = model.dataset_meta.get('classes', [])
+    classes = inferencer.model.dataset_meta.get('classes', [])
     print(f'{args.img}: {len(pred)} detections with score >= {args.score_thr}'
           f'{", the 10 best:" if len(pred) > 10 else ""}')
     for box, score, label in zip(pred.bboxes[:10], pred.scores[:10], pred.labels[:10]):
@@ -45,12 +48,7 @@ def main() -> None:
         print(f'  {name:>14s} {float(score):.3f} '
               f'[{", ".join(f"{v:.1f}" for v in box.tolist())}]')
     if args.out_file:
-        visualizer = VISUALIZERS.build(dict(model.cfg.visualizer, vis_backends=None))
-        visualizer.dataset_meta = model.dataset_meta
-        image = mmcv.imconvert(mmcv.imread(args.img), 'bgr', 'rgb')
-        visualizer.add_datasample('result', image, data_sample=result, draw_gt=False,
-                                  show=False, out_file=args.out_file,
-                                  pred_score_thr=args.score_thr)
+        mmcv.imwrite(mmcv.rgb2bgr(output['visualization'][0]), args.out_file)
         print(f'saved {args.out_file}')
 
 
