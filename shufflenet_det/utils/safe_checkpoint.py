@@ -11,6 +11,7 @@ from typing import Any, Callable, List, Optional, Tuple, Union
 import mmengine.runner.checkpoint as mmengine_checkpoint
 import numpy as np
 import torch
+from mmengine.dist import get_dist_info
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import CheckpointLoader
 
@@ -136,13 +137,22 @@ def _load_from_local(filename: str, map_location: Any = None) -> Any:
 
 def _load_from_http(filename: str,
                     map_location: Any = None,
-                    model_dir: Optional[str] = None) -> Any:
-    """MMEngine's loader for URLs: download into torch's hub cache, then load safely."""
+                    model_dir: Optional[str] = None,
+                    progress: bool = False) -> Any:
+    """MMEngine's loader for URLs: download into torch's hub cache, then load safely.
+
+    As in MMEngine's ``load_from_http``, in a distributed run rank 0 alone downloads (into a
+    temporary file renamed into place) while the other ranks wait, then every rank loads the
+    cached file.
+    """
     model_dir = model_dir or os.path.join(torch.hub.get_dir(), 'checkpoints')
-    os.makedirs(model_dir, exist_ok=True)
     cached = os.path.join(model_dir, os.path.basename(filename.split('?')[0]))
-    if not os.path.exists(cached):
-        torch.hub.download_url_to_file(filename, cached, progress=False)
+    rank, world_size = get_dist_info()
+    if rank == 0 and not os.path.exists(cached):
+        os.makedirs(model_dir, exist_ok=True)
+        torch.hub.download_url_to_file(filename, cached, progress=progress)
+    if world_size > 1:
+        torch.distributed.barrier()
     return safe_torch_load(cached, map_location)
 
 

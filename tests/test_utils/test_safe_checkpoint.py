@@ -1,7 +1,9 @@
 """Checkpoints load on torch >= 2.6 without unpickling arbitrary code."""
 import functools
 import http.server
+import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -126,6 +128,42 @@ def test_checkpoints_from_urls_are_loaded_safely(tmp_path, monkeypatch):
     finally:
         server.shutdown()
     assert not (tmp_path / 'payload_ran').exists()
+
+
+def load_url_in_rank(rank: int, url: str, init_file: str, torch_home: str) -> None:
+    """One of two gloo processes loading a checkpoint URL through MMEngine."""
+    os.environ['TORCH_HOME'] = torch_home
+    torch.distributed.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank,
+                                         world_size=2)
+    try:
+        assert torch.equal(CheckpointLoader.load_checkpoint(url)['w'], torch.ones(2))
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_a_url_is_downloaded_once_in_a_distributed_run(tmp_path):
+    serve = tmp_path / 'serve'
+    serve.mkdir()
+    torch.save({'w': torch.ones(2)}, serve / 'weights.pth')
+    requests = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self):
+            requests.append(self.path)
+            time.sleep(1)  # a slow download: ranks that do not wait would all ask for it
+            super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(
+        ('127.0.0.1', 0), functools.partial(Handler, directory=str(serve)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        torch.multiprocessing.spawn(
+            load_url_in_rank, nprocs=2,
+            args=(f'http://127.0.0.1:{server.server_address[1]}/weights.pth',
+                  str(tmp_path / 'init'), str(tmp_path / 'torch_home')))
+    finally:
+        server.shutdown()
+    assert requests == ['/weights.pth']
 
 
 def test_missing_file_is_named(tmp_path):
