@@ -14,7 +14,9 @@ from mmengine.structures import InstanceData
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 
-from .run_config import load_config
+from shufflenet_det.errors import ConfigError
+
+from .run_config import leaf_datasets, load_config
 
 
 def build_detector(config: str,
@@ -46,9 +48,25 @@ def build_detector(config: str,
 
 
 def input_size(cfg: Config) -> Tuple[int, int]:
-    """The (height, width) a config's test pipeline resizes to (its ``img_scale``)."""
-    width, height = cfg.get('img_scale', (640, 640))
-    return height, width
+    """The (height, width) a config's test pipeline resizes to.
+
+    Args:
+        cfg (Config): A config whose ``test_dataloader`` (possibly wrapped) has a ``Resize``
+            with a ``scale`` (width, height) in its pipeline.
+
+    Returns:
+        tuple[int, int]: Height and width.
+
+    Raises:
+        ConfigError: When the test pipeline resizes to no fixed size.
+    """
+    for _, dataset in leaf_datasets('test_dataloader', cfg.get('test_dataloader')):
+        for transform in dataset.get('pipeline', []):
+            if transform.get('type') == 'Resize' and transform.get('scale'):
+                width, height = transform['scale']
+                return height, width
+    raise ConfigError("the config's test pipeline has no Resize with a scale to measure or "
+                      'export at; give the input size (--shape H W)')
 
 
 def complexity(model: torch.nn.Module, size: Tuple[int, int]) -> Dict[str, float]:

@@ -23,7 +23,7 @@ def main() -> None:
     parser.add_argument('config', help='config file')
     parser.add_argument('--shape', type=int, nargs='+', metavar='SIZE',
                         help="input size: H W, or one number for a square (default: the "
-                        "config's img_scale)")
+                        "size its test pipeline resizes to)")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
     args = parser.parse_args()

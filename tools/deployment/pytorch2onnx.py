@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument('--weights', help='checkpoint (default: untrained weights)')
     parser.add_argument('--out', required=True, help='.onnx file to write')
     parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
-                        help="input size (default: the config's img_scale)")
+                        help="input size (default: the size its test pipeline resizes to)")
     parser.add_argument('--opset', type=int, default=18)
     args = parser.parse_args()
 
