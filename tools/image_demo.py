@@ -13,8 +13,8 @@ from mmdet.apis import DetInferencer
 from mmengine.config import DictAction
 
 import shufflenet_det  # noqa: F401  (registers the modules and the safe checkpoint loader)
-from shufflenet_det.errors import UserError
 from shufflenet_det.utils import load_config
+from shufflenet_det.utils.cli import exit_status
 
 
 def parse_args() -> argparse.Namespace:
@@ -53,8 +53,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
-        print(f'error: {error}', file=sys.stderr)
-        sys.exit(2)
+    sys.exit(exit_status(main))

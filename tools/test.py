@@ -21,9 +21,9 @@ from mmengine.runner import Runner
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
-from shufflenet_det.errors import UserError
 from shufflenet_det.utils import (check_annotation_files, check_dataset_config,
                                   load_run_config, setup_cpu_distributed)
+from shufflenet_det.utils.cli import exit_status
 
 
 def parse_args() -> argparse.Namespace:
@@ -107,8 +107,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
-        print(f'error: {error}', file=sys.stderr)
-        sys.exit(2)
+    sys.exit(exit_status(main))

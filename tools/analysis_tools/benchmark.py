@@ -37,8 +37,8 @@ from mmengine.analysis import get_model_complexity_info
 import shufflenet_det  # noqa: F401
 from shufflenet_det.apis import optimize_for_inference
 from shufflenet_det.apis.onnx_export import OnnxRuntimeDetector, export_onnx
-from shufflenet_det.errors import UserError
 from shufflenet_det.models.backbones import ShuffleNetV2
+from shufflenet_det.utils.cli import exit_status
 from shufflenet_det.utils.complexity import build_detector, end_to_end_batch
 
 CHANNELS = {0.5: (48, 96, 192, 1024), 1.0: (116, 232, 464, 1024),
@@ -308,8 +308,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
-        print(f'error: {error}', file=sys.stderr)
-        sys.exit(2)
+    sys.exit(exit_status(main))

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 import shufflenet_det  # noqa: F401
-from shufflenet_det.errors import UserError
+from shufflenet_det.utils.cli import exit_status
 from shufflenet_det.utils.complexity import (build_detector, complexity, end_to_end_latency,
                                              input_size)
 
@@ -44,8 +44,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
-        print(f'error: {error}', file=sys.stderr)
-        sys.exit(2)
+    sys.exit(exit_status(main))

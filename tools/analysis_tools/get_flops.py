@@ -13,7 +13,7 @@ import sys
 from mmengine.config import DictAction
 
 import shufflenet_det  # noqa: F401
-from shufflenet_det.errors import UserError
+from shufflenet_det.utils.cli import exit_status
 from shufflenet_det.utils.complexity import build_detector, complexity, input_size
 
 
@@ -40,8 +40,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
-        print(f'error: {error}', file=sys.stderr)
-        sys.exit(2)
+    sys.exit(exit_status(main))

@@ -23,8 +23,8 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import shufflenet_det  # noqa: F401
-from shufflenet_det.errors import UserError
 from shufflenet_det.utils import load_config
+from shufflenet_det.utils.cli import exit_status
 from shufflenet_det.utils.memory_usage import growth, memory_mib
 
 
@@ -123,8 +123,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
-        print(f'error: {error}', file=sys.stderr)
-        sys.exit(2)
+    sys.exit(exit_status(main))

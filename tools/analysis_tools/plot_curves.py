@@ -13,7 +13,8 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
-from shufflenet_det.errors import ConfigError, UserError  # noqa: E402
+from shufflenet_det.errors import ConfigError  # noqa: E402
+from shufflenet_det.utils.cli import exit_status  # noqa: E402
 from shufflenet_det.utils.training_log import find_scalars, read_scalars  # noqa: E402
 
 def main() -> None:
@@ -47,8 +48,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
-        print(f'error: {error}', file=sys.stderr)
-        sys.exit(2)
+    sys.exit(exit_status(main))

@@ -22,7 +22,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import shufflenet_det  # noqa: F401
-from shufflenet_det.errors import UserError
+from shufflenet_det.utils.cli import exit_status
 from mmdet.registry import MODELS
 
 
@@ -110,8 +110,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
-        print(f'error: {error}', file=sys.stderr)
-        sys.exit(2)
+    sys.exit(exit_status(main))

@@ -21,7 +21,7 @@ from mmdet.structures import DetDataSample
 
 import shufflenet_det  # noqa: F401
 from shufflenet_det.apis.onnx_export import OnnxRuntimeDetector
-from shufflenet_det.errors import UserError
+from shufflenet_det.utils.cli import exit_status
 from shufflenet_det.utils.complexity import build_detector
 
 
@@ -86,8 +86,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
-        print(f'error: {error}', file=sys.stderr)
-        sys.exit(2)
+    sys.exit(exit_status(main))

@@ -15,7 +15,7 @@ from mmengine.runner import load_checkpoint
 
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
 from shufflenet_det.apis.onnx_export import export_onnx
-from shufflenet_det.errors import UserError
+from shufflenet_det.utils.cli import exit_status
 from shufflenet_det.utils.complexity import build_detector, input_size
 
 
@@ -40,8 +40,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
-        print(f'error: {error}', file=sys.stderr)
-        sys.exit(2)
+    sys.exit(exit_status(main))

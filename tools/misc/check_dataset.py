@@ -32,8 +32,8 @@ from mmengine.utils import track_iter_progress
 
 from shufflenet_det.datasets import CheckedCocoDataset, DatasetError, DatasetProblem
 from shufflenet_det.datasets.checked_coco_dataset import filter_images
-from shufflenet_det.errors import UserError
 from shufflenet_det.utils import check_dataset_config, leaf_datasets
+from shufflenet_det.utils.cli import exit_status
 
 # Problems CheckedCOCO repairs or drops that MMDetection's CocoDataset or CocoMetric fail on (a
 # KeyError in training or evaluation) or mislabel (categories out of id order).
@@ -188,8 +188,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
-        print(f'error: {error}', file=sys.stderr)
-        sys.exit(2)
+    sys.exit(exit_status(main))

@@ -27,11 +27,11 @@ from mmdet.registry import MODELS
 
 import shufflenet_det  # noqa: F401  (registers the modules)
 from shufflenet_det.engine import atomic_write
-from shufflenet_det.errors import UserError
 from shufflenet_det.models.dense_heads import NanoDetHead
 from shufflenet_det.models.nanodet_checkpoint import (convert_nanodet_m, identify_nanodet_m,
                                                       select_nanodet_weights)
 from shufflenet_det.utils import CheckpointError, check_weights_fit, safe_torch_load
+from shufflenet_det.utils.cli import exit_status
 
 REPO = Path(__file__).resolve().parents[2]
 # NanoDet-m's widths -> this project's configs of the same network (a file does not say at which
@@ -133,8 +133,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
-        print(f'error: {error}', file=sys.stderr)
-        sys.exit(2)
+    sys.exit(exit_status(main))

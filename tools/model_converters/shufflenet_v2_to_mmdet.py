@@ -14,11 +14,11 @@ from pathlib import Path
 
 import torch
 
-from shufflenet_det.errors import UserError
 from shufflenet_det.models.backbones import ShuffleNetV2
 from shufflenet_det.models.backbones.shufflenet_v2_checkpoint import (
     infer_widen_factor, load_native_weights, read_shufflenet_v2_checkpoint)
 from shufflenet_det.utils import CheckpointError
+from shufflenet_det.utils.cli import exit_status
 
 
 def parse_args() -> argparse.Namespace:
@@ -51,8 +51,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserError as error:  # a config, file or flag to fix: its one line, no traceback
-        print(f'error: {error}', file=sys.stderr)
-        sys.exit(2)
+    sys.exit(exit_status(main))

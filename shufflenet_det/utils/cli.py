@@ -1,0 +1,25 @@
+"""What the command-line tools share: how an error the user fixes ends a run."""
+import sys
+from typing import Callable
+
+from shufflenet_det.errors import UserError
+
+
+def exit_status(main: Callable[[], None]) -> int:
+    """Run a tool's ``main``; a :class:`UserError` is printed as one line, ``error: ...``,
+    without a traceback.
+
+    Use it as ``sys.exit(exit_status(main))`` under ``if __name__ == '__main__':``.
+
+    Args:
+        main (Callable): The tool's entry point.
+
+    Returns:
+        int: 0, or 2 after a :class:`UserError`.
+    """
+    try:
+        main()
+    except UserError as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 2
+    return 0
