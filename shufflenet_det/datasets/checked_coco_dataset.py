@@ -168,10 +168,12 @@ class CheckedCocoDataset(CocoDataset):
         usage = 'to test' if self.test_mode else 'for training'
         where = f'{self.ann_file}: no image left {usage}'
         if filter_reasons:
-            fix = ('lower filter_cfg.min_size' if 'min_size' in filter_reasons[-1] else
-                   f'check that metainfo classes {tuple(self.metainfo["classes"])} are the '
-                   'ones the boxes belong to')
-            return f'{where}: {"; ".join(filter_reasons)}; {fix}.'
+            fixes = [f'check that metainfo classes {tuple(self.metainfo["classes"])} are the '
+                     'ones the boxes belong to' for reason in filter_reasons
+                     if 'filter_empty_gt' in reason]
+            fixes += ['lower filter_cfg.min_size' for reason in filter_reasons
+                      if 'min_size' in reason]
+            return f'{where}: {"; ".join(filter_reasons)}; {" or ".join(fixes)}.'
         dropped = Counter(problem.kind for problem in self.problems
                           if problem.fatal and problem.kind != 'size_mismatch')
         if dropped:

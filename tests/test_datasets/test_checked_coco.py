@@ -242,6 +242,18 @@ def test_images_all_below_min_size_stop_the_build_saying_why(tmp_path):
     assert len(build(tmp_path, ann_file, min_size=24)) == 6
 
 
+def test_no_box_of_the_classes_stops_the_build_saying_why(tmp_path):
+    data = coco()
+    data['annotations'] = [ann for ann in data['annotations'] if ann['category_id'] != 3]
+    ann_file = write(tmp_path, data)
+    with pytest.raises(DatasetError) as error:
+        build(tmp_path, ann_file, classes=('car', ))
+    assert str(error.value) == (
+        f'{ann_file}: no image left for training: 6 without a box of the classes '
+        "(filter_empty_gt); check that metainfo classes ('car',) are the ones the boxes belong "
+        'to.')
+
+
 def test_every_image_missing_stops_the_build_naming_the_data_prefix(tmp_path):
     ann_file = write(tmp_path, coco())
     init_default_scope('mmdet')
