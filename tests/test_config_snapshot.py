@@ -1,9 +1,9 @@
 """Every config builds the model it built when ``configs/_base_/models/`` was introduced.
 
-``tests/data/config_snapshot.json`` holds, per config, SHA-256 digests of the built model's
+``tests/config_snapshot.json`` holds, per config, SHA-256 digests of the built model's
 parameter and buffer names with their shapes, of its ``model`` config and of the rest of the
 config. A config change that is meant to change these updates the file:
-``python -m tests.test_config_snapshot > tests/data/config_snapshot.json``.
+``python -m tests.test_config_snapshot > tests/config_snapshot.json``.
 """
 import hashlib
 import json
@@ -17,7 +17,7 @@ import shufflenet_det  # noqa: F401  (registers the modules)
 from mmdet.registry import MODELS
 
 REPO = Path(__file__).parents[1]
-SNAPSHOT = REPO / 'tests/data/config_snapshot.json'
+SNAPSHOT = REPO / 'tests/config_snapshot.json'
 CONFIGS = sorted((REPO / 'configs').glob('*.py'))
 
 
