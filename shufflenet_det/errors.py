@@ -9,3 +9,8 @@ class UserError(Exception):
 
 class ConfigError(UserError, ValueError):
     """A config or a command-line setting that cannot work (a launcher, a missing key)."""
+
+
+class ModelConfigError(ConfigError):
+    """A model config that cannot work: an unknown argument, a value a module does not take,
+    or mismatched channels."""

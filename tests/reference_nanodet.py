@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.ops import nms
 
-from tests.reference_shufflenet import TorchvisionShuffleNetV2
+from shufflenet_det.benchmarking import ReferenceShuffleNetV2
 
 # NanoDet-m configs (config/legacy_v0.x_configs): widen factor -> PAN and head channels.
 NANODET_M_CHANNELS = {0.5: 96, 1.0: 96, 1.5: 128}
@@ -27,7 +27,7 @@ def leaky_relu():
     return nn.LeakyReLU(negative_slope=0.1, inplace=True)
 
 
-class NanoDetShuffleNetV2(TorchvisionShuffleNetV2):
+class NanoDetShuffleNetV2(ReferenceShuffleNetV2):
     """NanoDet's ShuffleNetV2: torchvision's layout and LeakyReLU, no conv5 and no fc."""
 
     def __init__(self, width: float):

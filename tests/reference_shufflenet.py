@@ -1,14 +1,17 @@
 """Independent ShuffleNet V2 implementations in the public checkpoint layouts, as test oracles.
 
-Plain PyTorch, written from the paper and the published module layouts: torchvision's
-``shufflenet_v2_x*`` (``conv1.0``, ``stage2.0.branch1.0``, ``conv5.0``, ``fc``), mmpretrain's
+Plain PyTorch, written from the paper and the published module layouts: mmpretrain's
 (``conv1.conv``, ``layers.0.0.branch2.0.conv``, ``head.fc``) and Megvii's ShuffleNet-Series
 (``first_conv``, ``features.N.branch_main`` / ``branch_proj``, ``conv_last``, ``classifier``).
+torchvision's (``conv1.0``, ``stage2.0.branch1.0``, ``conv5.0``, ``fc``) is the package's
+``ReferenceShuffleNetV2``, which the benchmarks time too.
 """
 from collections import OrderedDict
 
 import torch
 import torch.nn as nn
+
+from shufflenet_det.benchmarking.reference_shufflenet_v2 import ReferenceUnit
 
 CHANNELS = {0.5: (48, 96, 192, 1024), 1.0: (116, 232, 464, 1024),
             1.5: (176, 352, 704, 1024), 2.0: (244, 488, 976, 2048)}
@@ -17,11 +20,6 @@ REPEATS = (4, 8, 4)
 
 def conv(inp, oup, k=1, stride=1, groups=1):
     return nn.Conv2d(inp, oup, k, stride, k // 2, groups=groups, bias=False)
-
-
-def shuffle(x, groups=2):
-    n, c, h, w = x.shape
-    return x.reshape(n, groups, c // groups, h, w).permute(0, 2, 1, 3, 4).reshape(n, c, h, w)
 
 
 def randomize_bn(model, seed=0):
@@ -35,62 +33,6 @@ def randomize_bn(model, seed=0):
             m.running_mean = torch.randn(c, generator=gen) * 0.1
             m.running_var = torch.rand(c, generator=gen) + 0.5
     return model
-
-
-def relu():
-    return nn.ReLU(inplace=True)
-
-
-class TorchvisionUnit(nn.Module):
-
-    def __init__(self, inp, oup, stride, act=relu):
-        super().__init__()
-        half = oup // 2
-        self.stride = stride
-        if stride == 2:
-            self.branch1 = nn.Sequential(
-                conv(inp, inp, 3, stride, inp), nn.BatchNorm2d(inp),
-                conv(inp, half), nn.BatchNorm2d(half), act())
-        self.branch2 = nn.Sequential(
-            conv(inp if stride == 2 else half, half), nn.BatchNorm2d(half), act(),
-            conv(half, half, 3, stride, half), nn.BatchNorm2d(half),
-            conv(half, half), nn.BatchNorm2d(half), act())
-
-    def forward(self, x):
-        if self.stride == 2:
-            out = torch.cat([self.branch1(x), self.branch2(x)], 1)
-        else:
-            a, b = x.chunk(2, 1)
-            out = torch.cat([a, self.branch2(b)], 1)
-        return shuffle(out)
-
-
-class TorchvisionShuffleNetV2(nn.Module):
-    """torchvision's layout; ``features`` returns the conv5 output.
-
-    ``act`` makes the activation modules (NanoDet's copy of this layout uses LeakyReLU).
-    """
-
-    def __init__(self, width=1.0, num_classes=1000, act=relu):
-        super().__init__()
-        c2, c3, c4, c5 = CHANNELS[width]
-        self.conv1 = nn.Sequential(conv(3, 24, 3, 2), nn.BatchNorm2d(24), act())
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
-        inp = 24
-        for name, oup, n in zip(('stage2', 'stage3', 'stage4'), (c2, c3, c4), REPEATS):
-            units = [TorchvisionUnit(inp, oup, 2, act)] + [TorchvisionUnit(oup, oup, 1, act)
-                                                           for _ in range(n - 1)]
-            setattr(self, name, nn.Sequential(*units))
-            inp = oup
-        self.conv5 = nn.Sequential(conv(inp, c5), nn.BatchNorm2d(c5), act())
-        self.fc = nn.Linear(c5, num_classes)
-
-    def features(self, x):
-        x = self.maxpool(self.conv1(x))
-        return self.conv5(self.stage4(self.stage3(self.stage2(x))))
-
-    def forward(self, x):
-        return self.fc(self.features(x).mean([2, 3]))
 
 
 class ConvBN(nn.Module):
@@ -120,7 +62,7 @@ class MmpretrainUnit(nn.Module):
             ConvBN(inp if stride == 2 else half, half),
             ConvBN(half, half, 3, stride, half, relu=False), ConvBN(half, half))
 
-    forward = TorchvisionUnit.forward
+    forward = ReferenceUnit.forward
 
 
 class MmpretrainClassifier(nn.Module):

@@ -13,7 +13,7 @@ from mmdet.apis import DetInferencer
 from mmengine.config import DictAction
 
 import shufflenet_det  # noqa: F401  (registers the modules and the safe checkpoint loader)
-from shufflenet_det.utils import load_config
+from shufflenet_det.utils import check_model_wiring, explain_build_errors, load_config
 from shufflenet_det.utils.cli import exit_status
 
 
@@ -33,9 +33,11 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    cfg = load_config(args.config, args.cfg_options)  # raises one line if miswired
-    inferencer = DetInferencer(model=cfg, weights=args.weights, device=args.device,
-                               show_progress=False)
+    cfg = load_config(args.config, args.cfg_options)
+    with explain_build_errors(cfg.model):  # DetInferencer builds the model, once
+        inferencer = DetInferencer(model=cfg, weights=args.weights, device=args.device,
+                                   show_progress=False)
+    check_model_wiring(inferencer.model, cfg.model)
     output = inferencer(args.img, return_datasamples=True, return_vis=bool(args.out_file),
                         no_save_vis=True, pred_score_thr=args.score_thr)
     result = output['predictions'][0]

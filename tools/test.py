@@ -15,13 +15,11 @@ import torch
 from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
 from mmengine.config import Config, ConfigDict, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
-from shufflenet_det.utils import (check_annotation_files, check_dataset_config,
+from shufflenet_det.utils import (build_runner, check_annotation_files, check_dataset_config,
                                   load_run_config, setup_cpu_distributed)
 from shufflenet_det.utils.cli import exit_status
 
@@ -98,7 +96,7 @@ def main() -> None:
             evaluator['classwise'] = True
 
     setup_cpu_distributed(cfg)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner = build_runner(cfg)  # builds the model once and checks its wiring
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     runner.test()  # builds the dataset and evaluator first, which check the annotation file

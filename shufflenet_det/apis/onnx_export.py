@@ -12,6 +12,8 @@ import torch
 import torch.nn as nn
 from mmengine.structures import InstanceData
 
+from shufflenet_det.benchmarking import onnx_runtime_session
+
 
 class ExportableDetector(nn.Module):
     """Normalisation plus backbone, neck and head, returning a flat tuple of tensors.
@@ -70,13 +72,7 @@ class OnnxRuntimeDetector:
     """
 
     def __init__(self, path: str, detector: nn.Module, threads: int = 0) -> None:
-        import onnxruntime
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        # Idle threads would otherwise spin after each run, stealing cores from the caller.
-        options.add_session_config_entry('session.intra_op.allow_spinning', '0')
-        self.session = onnxruntime.InferenceSession(path, options,
-                                                    providers=['CPUExecutionProvider'])
+        self.session = onnx_runtime_session(path, threads)
         self.head = detector.bbox_head
         self.names = [o.name for o in self.session.get_outputs()]
 

@@ -11,29 +11,32 @@ NanoDet-m is ``backbone`` (ShuffleNetV2 in torchvision's layout), ``fpn`` (PAN) 
 ``LightPAN`` and ``NanoDetHead``, except ``head.gfl_reg``, which NanoDet builds with
 ``share_cls_reg=True`` but never runs.
 """
-import re
-from typing import Dict, Tuple
+from typing import Tuple
 
 import torch
 
+from shufflenet_det.utils.key_renames import StateDict, prefixed, rename_keys, rename_rules
 from shufflenet_det.utils.safe_checkpoint import CheckpointError
-from .backbones.shufflenet_v2_checkpoint import infer_widen_factor, rename_torchvision
 
-StateDict = Dict[str, torch.Tensor]
+from .backbones.shufflenet_v2_checkpoint import (TORCHVISION_RULES, infer_widen_factor,
+                                                 rename_torchvision)
 
-# NanoDet's neck and head keys -> this project's (the backbone goes through torchvision's).
-NANODET_M_RENAMES = (
+# NanoDet-m's keys -> this project's: the backbone by torchvision's table; head.gfl_reg, which
+# NanoDet builds but never runs, is dropped.
+NANODET_M_RULES = prefixed(TORCHVISION_RULES, 'backbone.', 'backbone.') + rename_rules([
     (r'fpn\.lateral_convs\.(\d+)\.conv\.(weight|bias)', r'neck.lateral_convs.\1.conv.\2'),
     (r'head\.cls_convs\.(\d+)\.(\d+)\.depthwise\.weight',
      r'bbox_head.towers.\1.\2.depthwise_conv.conv.weight'),
-    (r'head\.cls_convs\.(\d+)\.(\d+)\.dwnorm\.(\w+)', r'bbox_head.towers.\1.\2.depthwise_conv.bn.\3'),
+    (r'head\.cls_convs\.(\d+)\.(\d+)\.dwnorm\.(\w+)',
+     r'bbox_head.towers.\1.\2.depthwise_conv.bn.\3'),
     (r'head\.cls_convs\.(\d+)\.(\d+)\.pointwise\.weight',
      r'bbox_head.towers.\1.\2.pointwise_conv.conv.weight'),
-    (r'head\.cls_convs\.(\d+)\.(\d+)\.pwnorm\.(\w+)', r'bbox_head.towers.\1.\2.pointwise_conv.bn.\3'),
+    (r'head\.cls_convs\.(\d+)\.(\d+)\.pwnorm\.(\w+)',
+     r'bbox_head.towers.\1.\2.pointwise_conv.bn.\3'),
     (r'head\.gfl_cls\.(\d+)\.(weight|bias)', r'bbox_head.out_convs.\1.\2'),
     (r'head\.distribution_project\.project', 'bbox_head.integral.project'),
-)
-UNUSED_KEYS = r'head\.gfl_reg\.\d+\.(weight|bias)'
+    (r'head\.gfl_reg\.\d+\.(weight|bias)', None),
+])
 # Weights that only other NanoDet models have, and what those models are.
 OTHER_MODELS = {
     'aux_head.': 'NanoDet-Plus (it has an auxiliary head)',
@@ -117,18 +120,7 @@ def convert_nanodet_m(state_dict: StateDict) -> StateDict:
     Raises:
         CheckpointError: Some key belongs to no NanoDet-m module.
     """
-    backbone = {k[len('backbone.'):]: v for k, v in state_dict.items() if k.startswith('backbone.')}
-    converted = {'backbone.' + k: v for k, v in rename_torchvision(backbone).items()}
-    unknown = []
-    for key, value in state_dict.items():
-        if key.startswith('backbone.') or re.fullmatch(UNUSED_KEYS, key):
-            continue
-        for pattern, replacement in NANODET_M_RENAMES:
-            if re.fullmatch(pattern, key):
-                converted[re.sub(pattern, replacement, key)] = value
-                break
-        else:
-            unknown.append(key)
+    converted, unknown = rename_keys(state_dict, NANODET_M_RULES)
     if unknown:
         raise CheckpointError(f'{len(unknown)} keys belong to no NanoDet-m module, e.g. '
                               f'{unknown[:5]}')

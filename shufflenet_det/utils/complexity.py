@@ -1,7 +1,5 @@
 """Build a detector from a config and measure its size and CPU latency."""
 import logging
-import statistics
-import time
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -11,11 +9,12 @@ from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
-from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 
+from shufflenet_det.benchmarking.timing import median_and_iqr, time_interleaved
 from shufflenet_det.errors import ConfigError
 
+from .model_config_check import build_checked_model
 from .run_config import leaf_datasets, load_config
 
 
@@ -35,7 +34,7 @@ def build_detector(config: str,
     """
     cfg = load_config(config, cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
-    model = MODELS.build(cfg.model)
+    model = build_checked_model(cfg.model, cfg.get('default_scope', 'mmdet'))
     # Without a runner's log file MMEngine reports every parameter's initialisation on stdout.
     logger = MMLogger.get_current_instance()
     level = logger.level
@@ -110,12 +109,5 @@ def end_to_end_latency(model: torch.nn.Module, size: Tuple[int, int], repeats: i
     """Median and interquartile range (seconds) of ``model.test_step`` on one image:
     normalisation, network and post-processing (decoding, NMS)."""
     data = end_to_end_batch(size)
-    for _ in range(warmup):
-        model.test_step(data)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.test_step(data)
-        times.append(time.perf_counter() - start)
-    quartiles = statistics.quantiles(times, n=4)
-    return statistics.median(times), quartiles[2] - quartiles[0]
+    times = time_interleaved({'end to end': lambda: model.test_step(data)}, repeats, warmup)
+    return median_and_iqr(times['end to end'])

@@ -1,63 +1,137 @@
-"""Check a detector config's wiring when it is built, before a forward pass can fail on it."""
-import copy
+"""Check a detector config's arguments and wiring on its one real build, before a forward pass
+can fail on them."""
+import contextlib
 import difflib
 import inspect
-from typing import Any, Iterator, Optional, Set, Tuple
+from typing import Any, Iterator, List, Optional, Set, Tuple
 
 import torch
 from mmengine.registry import DefaultScope, Registry
+from torch import nn
 
 from mmdet.registry import MODELS
 
-from shufflenet_det.errors import UserError
+from shufflenet_det.errors import ModelConfigError
 
 # Keys every registry build pops before calling the class.
 BUILD_KEYS = {'type', '_scope_'}
 
 
-class ModelConfigError(UserError, ValueError):
-    """A model config that cannot work: an unknown argument or mismatched channels."""
-
-
-def check_model_config(model_cfg: dict, default_scope: str = 'mmdet',
-                       input_size: int = 64) -> None:
-    """Check the arguments and the channel wiring of a detector config.
-
-    Every dict whose ``type`` is a model registered in MMDetection's scope (MMDetection's and
-    this package's modules) may only use arguments its class accepts; when one seems not to,
-    the detector is built once to confirm it (a class may take keys out of a nested config, as
-    ``DETRHead`` does with ``loss_cls.bg_cls_weight``). The backbone is then built alone and run
-    on an ``input_size`` x ``input_size`` dummy image to see the channels it really produces;
-    the neck's ``in_channels`` must match them, and the heads' ``in_channels`` must match what
-    the neck (or, without one, the backbone) produces. The global random state and default
-    scope are left as they were.
+def build_checked_model(model_cfg: dict, default_scope: str = 'mmdet') -> nn.Module:
+    """Build a model config once, explaining a failed build and checking the wiring.
 
     Args:
         model_cfg (dict): The ``model`` field of a config.
         default_scope (str): The config's ``default_scope``. Default: 'mmdet'.
-        input_size (int): Side of the dummy image. Default: 64.
+
+    Returns:
+        nn.Module: The model, not yet initialised (``init_weights``).
 
     Raises:
-        ModelConfigError: With a message that names the bad argument and the closest valid
-            ones, or the channels the backbone (or neck) actually produces.
+        ModelConfigError: See :func:`explain_build_errors` and :func:`check_model_wiring`.
     """
-    with DefaultScope.overwrite_default_scope(default_scope), \
-            torch.random.fork_rng(devices=[]):
-        _check_arguments(model_cfg)
-        _check_channels(model_cfg, input_size)
+    with DefaultScope.overwrite_default_scope(default_scope), explain_build_errors(model_cfg):
+        model = MODELS.build(model_cfg)
+    check_model_wiring(model, model_cfg)
+    return model
 
 
-def _check_arguments(model_cfg: dict) -> None:
-    """Raise for the first argument that a class seems not to accept and the build rejects."""
-    unknown = list(_unknown_arguments(model_cfg, 'model'))
-    if not unknown:
-        return
+@contextlib.contextmanager
+def explain_build_errors(model_cfg: dict) -> Iterator[None]:
+    """Wrap the build of a model (or of a runner, which builds it): when it fails on an
+    argument that a registered class does not seem to accept, raise a :class:`ModelConfigError`
+    that names the argument and the closest valid ones. Other errors pass unchanged.
+
+    The suggestions are only made for an argument the error names, as a class may take keys
+    out of a nested config (``DETRHead`` takes ``loss_cls.bg_cls_weight``).
+
+    Args:
+        model_cfg (dict): The ``model`` field of the config being built.
+    """
     try:
-        MODELS.build(copy.deepcopy(model_cfg))
+        yield
     except Exception as err:
-        for key, message in unknown:
+        for key, message in _unknown_arguments(model_cfg, 'model'):
             if repr(key) in str(err):
                 raise ModelConfigError(message) from err
+        raise
+
+
+def check_model_wiring(model: nn.Module, model_cfg: dict) -> None:
+    """Compare the neck's and heads' ``in_channels`` with the channels their inputs have.
+
+    The backbone's channels are its ``out_channels``; a backbone without them is run once on a
+    64x64 dummy image (eval mode, no gradient). A neck's are its ``out_channels`` repeated
+    ``num_outs`` times (as MMDetection's ``FPN`` and ``PAFPN`` and this package's necks store
+    them); a list of necks, or one without these attributes, is not compared with the heads.
+
+    Args:
+        model (nn.Module): The built detector, possibly wrapped (DDP, ``DetTTAModel``).
+        model_cfg (dict): The config it was built from, for the messages.
+
+    Raises:
+        ModelConfigError: Naming the channels the backbone (or neck) actually produces.
+    """
+    while not hasattr(model, 'backbone') and isinstance(getattr(model, 'module', None),
+                                                        nn.Module):
+        model, model_cfg = model.module, model_cfg.get('module', model_cfg)
+    if not isinstance(getattr(model, 'backbone', None), nn.Module):
+        return
+    produced = _backbone_channels(model.backbone)
+    if produced is None:
+        return
+    source = f"the backbone: {_describe(model_cfg['backbone'])}"
+    neck = getattr(model, 'neck', None)
+    if neck is not None:
+        neck_cfg = model_cfg['neck']
+        if not isinstance(neck_cfg, dict):  # a list of necks in sequence: not checked
+            return
+        expected = getattr(neck, 'in_channels', None)
+        if isinstance(expected, (list, tuple)) and list(expected) != produced:
+            raise ModelConfigError(
+                f'neck {_type_name(neck_cfg)} (model.neck) in_channels {list(expected)} do '
+                f'not match {source} produces {produced}; set model.neck.in_channels='
+                f'{produced} or change the backbone.')
+        produced = _neck_channels(neck)
+        if produced is None:
+            return
+        source = f'the neck: {_describe(neck_cfg)}'
+    for key in ('rpn_head', 'bbox_head'):
+        expected = getattr(getattr(model, key, None), 'in_channels', None)
+        if isinstance(expected, int) and any(c != expected for c in produced):
+            hint = (f'; set model.{key}.in_channels={produced[0]}.'
+                    if len(set(produced)) == 1 else '.')
+            raise ModelConfigError(
+                f'head {_type_name(model_cfg[key])} (model.{key}) in_channels {expected} does '
+                f'not match {source} produces {produced}{hint}')
+
+
+def _backbone_channels(backbone: nn.Module) -> Optional[List[int]]:
+    """The channels of each feature map a backbone returns, or None when it cannot tell."""
+    channels = getattr(backbone, 'out_channels', None)
+    if isinstance(channels, (list, tuple)) and all(isinstance(c, int) for c in channels):
+        return list(channels)
+    parameter = next(backbone.parameters(), None)
+    device = parameter.device if parameter is not None else 'cpu'
+    was_training = backbone.training
+    backbone.eval()  # not chained: MMDetection's ResNet.train returns None
+    try:
+        with torch.no_grad():
+            features = backbone(torch.zeros(1, 3, 64, 64, device=device))
+    except Exception:  # the real run reports whatever is wrong
+        return None
+    finally:
+        backbone.train(was_training)
+    features = features if isinstance(features, (list, tuple)) else (features, )
+    return [int(f.shape[1]) for f in features]
+
+
+def _neck_channels(neck: nn.Module) -> Optional[List[int]]:
+    """The channels of each feature map a neck returns, or None when it does not store them."""
+    channels, count = getattr(neck, 'out_channels', None), getattr(neck, 'num_outs', None)
+    if isinstance(channels, int) and isinstance(count, int):
+        return [channels] * count
+    return None
 
 
 def _registered_class(type_: Any) -> Optional[type]:
@@ -126,59 +200,3 @@ def _describe(cfg: dict) -> str:
                      and not (isinstance(value, (list, tuple)) and value
                               and isinstance(value[0], dict)))
     return f'{_type_name(cfg)}({args})'
-
-
-def _run(cfg: dict, path: str, inputs: Any) -> Optional[Tuple[torch.Tensor, ...]]:
-    """Build a module config alone and run it on ``inputs`` (eval mode, no grad).
-
-    Returns None when the module is not one of MMDetection's (or this package's) or cannot run
-    on a CPU here: the check then cannot tell, and the real run reports whatever is wrong.
-    """
-    if _registered_class(cfg.get('type')) is None:
-        return None
-    try:
-        module = MODELS.build(copy.deepcopy(cfg))
-    except Exception as err:  # the detector build would fail the same way: say where
-        raise ModelConfigError(f'{_describe(cfg)} ({path}) cannot be built: {err}') from err
-    try:
-        with torch.no_grad():
-            outputs = module.eval()(inputs)
-    except Exception:
-        return None
-    return tuple(outputs) if isinstance(outputs, (list, tuple)) else (outputs, )
-
-
-def _check_channels(model_cfg: dict, input_size: int) -> None:
-    """Compare the neck's and heads' ``in_channels`` with what their inputs really have."""
-    backbone_cfg = model_cfg.get('backbone')
-    if not isinstance(backbone_cfg, dict):
-        return
-    features = _run(backbone_cfg, 'model.backbone', torch.zeros(1, 3, input_size, input_size))
-    if features is None:
-        return
-    produced = [int(f.shape[1]) for f in features]
-    source = f'the backbone: {_describe(backbone_cfg)}'
-    neck_cfg = model_cfg.get('neck')
-    if isinstance(neck_cfg, dict):
-        expected = neck_cfg.get('in_channels')
-        if isinstance(expected, (list, tuple)) and list(expected) != produced:
-            raise ModelConfigError(
-                f'neck {_type_name(neck_cfg)} (model.neck) in_channels {list(expected)} do '
-                f'not match {source} produces {produced}; set model.neck.in_channels='
-                f'{produced} or change the backbone.')
-        features = _run(neck_cfg, 'model.neck', features)
-        if features is None:
-            return
-        produced = [int(f.shape[1]) for f in features]
-        source = f'the neck: {_describe(neck_cfg)}'
-    elif neck_cfg is not None:  # a list of necks in sequence: not checked
-        return
-    for key in ('rpn_head', 'bbox_head'):
-        head_cfg = model_cfg.get(key)
-        expected = head_cfg.get('in_channels') if isinstance(head_cfg, dict) else None
-        if isinstance(expected, int) and any(c != expected for c in produced):
-            hint = (f'; set model.{key}.in_channels={produced[0]}.'
-                    if len(set(produced)) == 1 else '.')
-            raise ModelConfigError(
-                f'head {_type_name(head_cfg)} (model.{key}) in_channels {expected} does not '
-                f'match {source} produces {produced}{hint}')

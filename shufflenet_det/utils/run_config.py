@@ -4,14 +4,16 @@ from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 from mmdet.registry import DATASETS
 from mmengine.config import Config
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
 
 from shufflenet_det.datasets import DatasetError
 
-from .model_config_check import check_model_config
+from .model_config_check import check_model_wiring, explain_build_errors
 
 
 def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read a config, apply ``--cfg-options`` and check the model's arguments and wiring.
+    """Read a config and apply ``--cfg-options``.
 
     Args:
         config (str): Config file path.
@@ -19,23 +21,17 @@ def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
 
     Returns:
         Config: The config.
-
-    Raises:
-        ModelConfigError: In one line, when the model config cannot work (see
-            :func:`check_model_config`).
     """
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    if 'model' in cfg:
-        check_model_config(cfg.model, cfg.get('default_scope', 'mmdet'))
     return cfg
 
 
 def load_run_config(config: str, cfg_options: Optional[dict], work_dir: Optional[str],
                     launcher: str) -> Config:
-    """Read and check a config as :func:`load_config` does, and pick the work dir as
-    MMDetection's tools do.
+    """Read a config as :func:`load_config` does, and pick the work dir as MMDetection's
+    tools do.
 
     Args:
         config (str): Config file path.
@@ -54,6 +50,26 @@ def load_run_config(config: str, cfg_options: Optional[dict], work_dir: Optional
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
     return cfg
+
+
+def build_runner(cfg: Config) -> Runner:
+    """Build the runner of a config as MMDetection's tools do (``runner_type`` or MMEngine's
+    ``Runner``), and with it the model, once; then check the model's wiring.
+
+    Args:
+        cfg (Config): The run's config.
+
+    Returns:
+        Runner: The runner; no dataset is built yet.
+
+    Raises:
+        ModelConfigError: In one line, when the model config cannot work (see
+            :func:`explain_build_errors` and :func:`check_model_wiring`).
+    """
+    with explain_build_errors(cfg.model):
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    check_model_wiring(runner.model, cfg.model)
+    return runner
 
 
 def _annotation_files(section: str, cfg: Any) -> Iterator[Tuple[str, str]]:

@@ -1,5 +1,5 @@
-"""AtomicCheckpointHook: a kill during any checkpoint write leaves a complete checkpoint named
-in last_checkpoint; otherwise it behaves as MMEngine's CheckpointHook."""
+"""AtomicCheckpointHook: a kill during any checkpoint write leaves the checkpoints written before
+complete and in place; otherwise it behaves as MMEngine's CheckpointHook."""
 import os
 import signal
 import subprocess
@@ -10,7 +10,7 @@ import pytest
 from mmengine.fileio import BaseStorageBackend, get_file_backend, register_backend
 
 from shufflenet_det.engine.hooks import AtomicCheckpointHook, AtomicLocalBackend, atomic_write
-from shufflenet_det.utils import CheckpointError, safe_torch_load
+from shufflenet_det.utils import CheckpointError, find_resumable_checkpoint, safe_torch_load
 from tests.test_engine.toy_runner import build_toy_runner
 
 REPO = Path(__file__).parents[2]
@@ -21,28 +21,52 @@ def listing(directory: Path) -> list:
                   if p.suffix in ('.pth', '.tmp') or p.name == 'last_checkpoint')
 
 
-def train_and_die(work_dir: Path, hook_type: str, kill_file: str, occurrence: int):
-    """Train the toy runner in a child process (3 iterations, a checkpoint each, keeping one)
-    that dies halfway through its ``occurrence``-th write of ``kill_file``."""
+def train_and_die(work_dir: Path, hook_type: str, kill_file: str, occurrence: int,
+                  best: bool = False):
+    """Train the toy runner in a child process (3 iterations, a checkpoint each, keeping one;
+    with ``best``, a rising best checkpoint each too) that dies halfway through its
+    ``occurrence``-th write of ``kill_file``."""
     child = subprocess.run(
         [sys.executable, '-m', 'tests.test_engine.toy_runner', str(work_dir), hook_type, '1',
-         kill_file, str(occurrence)], capture_output=True, text=True, cwd=REPO)
+         kill_file, str(occurrence), 'best' if best else ''], capture_output=True, text=True,
+        cwd=REPO)
     assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
 
 
-@pytest.mark.parametrize('kill_file, occurrence', [('iter_2.pth', 1), ('last_checkpoint', 2)])
-def test_kill_mid_write_leaves_last_checkpoint_loadable(tmp_path, kill_file, occurrence):
-    train_and_die(tmp_path, 'AtomicCheckpointHook', kill_file, occurrence)
+def test_kill_mid_checkpoint_write_leaves_the_last_one_in_place(tmp_path):
+    train_and_die(tmp_path, 'AtomicCheckpointHook', 'iter_2.pth', 1)
     recorded = (tmp_path / 'last_checkpoint').read_text()
     assert recorded == str(tmp_path / 'iter_1.pth')  # the save of iteration 2 never finished
     assert safe_torch_load(recorded)['meta']['iter'] == 1
     # The half-written file is a hidden temporary that `*.pth` does not match. Iteration 1
-    # (max_keep_ckpts=1) is only removed once last_checkpoint names iteration 2.
-    half_written = f'.{kill_file}.tmp'
-    expected = {'iter_2.pth': [half_written, 'iter_1.pth', 'last_checkpoint'],
-                'last_checkpoint': [half_written, 'iter_1.pth', 'iter_2.pth', 'last_checkpoint']}
-    assert listing(tmp_path) == expected[kill_file]
-    assert 0 < (tmp_path / half_written).stat().st_size
+    # (max_keep_ckpts=1) is only removed after iteration 2 is complete.
+    assert listing(tmp_path) == ['.iter_2.pth.tmp', 'iter_1.pth', 'last_checkpoint']
+    assert 0 < (tmp_path / '.iter_2.pth.tmp').stat().st_size
+    assert find_resumable_checkpoint(str(tmp_path)) == recorded
+
+
+def test_kill_mid_last_checkpoint_write_resumes_from_the_complete_checkpoint(tmp_path):
+    """MMEngine writes last_checkpoint in place: a kill can cut it short, but both checkpoints
+    are complete (iteration 1 waits for the hook's step to end) and --resume takes the newer."""
+    train_and_die(tmp_path, 'AtomicCheckpointHook', 'last_checkpoint', 2)
+    assert listing(tmp_path) == ['iter_1.pth', 'iter_2.pth', 'last_checkpoint']
+    assert (tmp_path / 'last_checkpoint').read_text() != str(tmp_path / 'iter_2.pth')
+    assert [safe_torch_load(tmp_path / f'iter_{i}.pth')['meta']['iter'] for i in (1, 2)] == [1, 2]
+    assert find_resumable_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_2.pth')
+
+
+@pytest.mark.parametrize('hook_type', ['CheckpointHook', 'AtomicCheckpointHook'])
+def test_kill_mid_best_checkpoint_write(tmp_path, hook_type):
+    """MMEngine removes the previous best checkpoint before it writes the new one."""
+    train_and_die(tmp_path, hook_type, 'best_score_iter_2.pth', 1, best=True)
+    best = sorted(p.name for p in tmp_path.glob('best_*'))
+    if hook_type == 'CheckpointHook':
+        assert best == ['best_score_iter_2.pth']  # half-written: the only best is lost
+        with pytest.raises(CheckpointError):
+            safe_torch_load(tmp_path / 'best_score_iter_2.pth')
+    else:
+        assert best == ['best_score_iter_1.pth']
+        assert safe_torch_load(tmp_path / best[0])['meta']['iter'] == 1
 
 
 def test_stock_hook_loses_everything_when_killed_mid_write(tmp_path):

@@ -81,7 +81,8 @@ def test_the_checkpoint_is_not_written_and_resuming_from_the_last_one_works(tmp_
 
 
 def test_the_previous_best_checkpoint_is_kept(tmp_path):
-    """MMEngine removes the old best before writing the new one: the check comes first."""
+    """MMEngine removes the old best before writing the new one; the removal waits until the new
+    one is written, which the non-finite check stops."""
     runner = build_runner(tmp_path, huge_from=12, name='best', save_best=True)
     with pytest.raises(NonFiniteCheckpointError, match='^Training stopped at iteration 4: '
                                                        'state_dict.bn.running_var holds NaN'):

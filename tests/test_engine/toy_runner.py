@@ -1,7 +1,9 @@
 """A tiny MMEngine runner (a linear model, no images) to exercise checkpoint hooks quickly.
 
 As a script, trains it in a fresh process, optionally dying halfway through a file write:
-    python -m tests.test_engine.toy_runner WORK_DIR HOOK_TYPE MAX_KEEP [FILE OCCURRENCE]
+    python -m tests.test_engine.toy_runner WORK_DIR HOOK_TYPE MAX_KEEP [FILE OCCURRENCE [best]]
+
+With ``best``, it evaluates after every iteration and saves each (rising) best checkpoint.
 """
 import sys
 from typing import Optional
@@ -75,12 +77,14 @@ def build_toy_runner(work_dir: str, checkpoint: dict, max_iters: int = 3, val_in
 
 
 def main(work_dir: str, hook_type: str, max_keep: str, kill_file: Optional[str] = None,
-         occurrence: str = '1') -> None:
+         occurrence: str = '1', best: str = '') -> None:
     if kill_file:
         from tests.test_engine.kill_mid_write import kill_during_write
         kill_during_write(kill_file, int(occurrence))
     checkpoint = dict(type=hook_type, interval=1, by_epoch=False, max_keep_ckpts=int(max_keep))
-    build_toy_runner(work_dir, checkpoint).train()
+    if best:
+        checkpoint.update(save_best='score', rule='greater')
+    build_toy_runner(work_dir, checkpoint, val_interval=1 if best else 0).train()
 
 
 if __name__ == '__main__':

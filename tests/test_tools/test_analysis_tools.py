@@ -34,3 +34,14 @@ def test_train_throughput_reports_loading_and_steps(tmp_path):
     assert row[2].strip() == '2' and row[3].strip() == '0'
     assert float(row[4]) > 0 and float(row[5]) > 0 and float(row[6]) > 0
     assert row[8].strip() in ('compute', 'data loading')
+
+
+def test_dataset_build_cost_builds_both_dataset_types_on_the_same_file():
+    out = run_tool('tools/analysis_tools/dataset_build_cost.py', '--images', '40', '--boxes',
+                   '200', '--rounds', '1').stdout
+    rows = [line.split('|')[1:-1] for line in out.splitlines()
+            if line.startswith(('| CocoDataset', '| CheckedCocoDataset'))]
+    assert [row[0].strip() for row in rows] == ['CocoDataset', 'CheckedCocoDataset']
+    images = {int(row[1]) for row in rows}
+    assert len(images) == 1 and 0 < images.pop() <= 40  # the same filter result
+    assert all(float(row[2]) > 0 and float(row[3]) > 0 for row in rows)

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from shufflenet_det.models.backbones import ShuffleNetV2
-from tests.reference_shufflenet import MegviiShuffleNetV2, TorchvisionShuffleNetV2, randomize_bn
+from shufflenet_det.benchmarking import ReferenceShuffleNetV2
+from tests.reference_shufflenet import MegviiShuffleNetV2, randomize_bn
 from tests.test_tools.tool_runner import run_tool
 
 def convert(*args):
@@ -14,7 +15,7 @@ def convert(*args):
 def test_converted_checkpoint_loads_and_matches(tmp_path, kind, width, extra_dw):
     torch.manual_seed(0)
     if kind == 'torchvision':
-        ref = randomize_bn(TorchvisionShuffleNetV2(width)).eval()
+        ref = randomize_bn(ReferenceShuffleNetV2(width)).eval()
         torch.save(ref.state_dict(), tmp_path / 'src.pth')
         features = ref.features
     else:

@@ -1,17 +1,17 @@
-"""Wrong wiring and unknown arguments are reported when the detector is built from its config."""
+"""Wrong wiring and unknown arguments are reported on the detector's one real build."""
 from pathlib import Path
 
 import pytest
-import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from mmdet.registry import MODELS
 
 import shufflenet_det  # noqa: F401
+from shufflenet_det.models.backbones import ShuffleNetV2
+from shufflenet_det.utils import ModelConfigError, build_checked_model, check_model_wiring
 from shufflenet_det.utils.complexity import build_detector
-from shufflenet_det.utils.model_config_check import ModelConfigError, check_model_config
-from shufflenet_det.utils.run_config import load_config, load_run_config
+from shufflenet_det.utils.run_config import build_runner, load_run_config
 from tests.test_tools.tool_runner import run_tool
 
 CONFIGS = Path(__file__).parents[2] / 'configs'
@@ -28,13 +28,13 @@ def model_config(config: str, **options) -> Config:
 
 def check_error(model_cfg) -> str:
     with pytest.raises(ModelConfigError) as error:
-        check_model_config(model_cfg)
+        build_checked_model(model_cfg)
     return str(error.value)
 
 
 @pytest.mark.parametrize('config', sorted(p.name for p in CONFIGS.glob('*.py')))
 def test_every_shipped_config_passes(config):
-    check_model_config(model_config(config))
+    build_checked_model(model_config(config))
 
 
 def current_scope_name():
@@ -43,15 +43,58 @@ def current_scope_name():
 
 
 @pytest.mark.parametrize('scope', [None, 'mmengine'])
-def test_the_check_leaves_random_state_and_scope_alone(scope):
+def test_the_build_leaves_the_scope_alone(scope):
     with DefaultScope.overwrite_default_scope(scope):  # None: whatever is current
         before = current_scope_name()
-        torch.manual_seed(0)
-        expected = torch.rand(3)
-        torch.manual_seed(0)
-        check_model_config(model_config(NANODET))
-        assert torch.equal(torch.rand(3), expected)
+        build_checked_model(model_config(NANODET))
         assert current_scope_name() == before
+
+
+def test_the_wiring_is_read_from_the_built_modules_without_a_forward_pass():
+    model_cfg = model_config(NANODET)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = MODELS.build(model_cfg)
+    calls = []
+    for module in (model.backbone, model.neck):
+        module.register_forward_hook(lambda *_: calls.append(1))
+    check_model_wiring(model, model_cfg)
+    assert not calls
+    model.neck.in_channels = [116, 232, 460]  # as the neck would have been built
+    with pytest.raises(ModelConfigError, match=r'in_channels \[116, 232, 460\] do not match'):
+        check_model_wiring(model, model_cfg)
+
+
+def test_a_backbone_without_out_channels_is_run_once_on_a_dummy_image():
+    """MMDetection's ResNet does not say what it produces."""
+    model_cfg = model_config(RETINANET, **{'model.backbone': dict(
+        _delete_=True, type='ResNet', depth=18, out_indices=(1, 2, 3), init_cfg=None)})
+    message = check_error(model_cfg)
+    assert message.startswith('neck FPN (model.neck) in_channels [116, 232, 464] do not match '
+                              'the backbone: ResNet(depth=18, out_indices=(1, 2, 3)')
+    assert message.endswith('produces [128, 256, 512]; set model.neck.in_channels='
+                            '[128, 256, 512] or change the backbone.')
+
+
+def count_backbone_builds(monkeypatch) -> list:
+    builds = []
+    init = ShuffleNetV2.__init__
+
+    def counted_init(self, *args, **kwargs):
+        builds.append(1)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(ShuffleNetV2, '__init__', counted_init)
+    return builds
+
+
+def test_each_tool_helper_builds_the_model_once(monkeypatch, tmp_path):
+    builds = count_backbone_builds(monkeypatch)
+    build_detector(str(CONFIGS / FCOS))  # the analysis and deployment tools
+    assert len(builds) == 1
+    cfg = load_run_config(str(CONFIGS / FCOS), None, str(tmp_path), 'none')
+    runner = build_runner(cfg)  # tools/train.py and tools/test.py
+    assert len(builds) == 2
+    assert isinstance(runner.model.backbone, ShuffleNetV2)
 
 
 def test_neck_in_channels_name_what_the_backbone_produces():
@@ -78,8 +121,7 @@ def test_head_in_channels_must_match_the_neck():
 
 
 def test_head_without_neck_must_match_the_backbone():
-    model_cfg = model_config(RETINANET)
-    del model_cfg['neck']
+    model_cfg = model_config(RETINANET, **{'model.neck': None})
     assert check_error(model_cfg) == (
         'head RetinaHead (model.bbox_head) in_channels 96 does not match the backbone: '
         'ShuffleNetV2(widen_factor=1.0, out_indices=(0, 1, 2)) produces [116, 232, 464].')
@@ -89,13 +131,12 @@ def test_a_list_of_necks_is_not_compared_with_the_head():
     """MMDetection builds a list of necks as a sequence (e.g. FPN then BFP in Libra R-CNN)."""
     model_cfg = model_config(RETINANET)
     model_cfg['neck'] = [model_cfg['neck']]
-    check_model_config(model_cfg)
+    build_checked_model(model_cfg)
 
 
-def test_invalid_backbone_value_is_reported_where_it_is():
-    message = check_error(model_config(FCOS, **{'model.backbone.widen_factor': 0.7}))
-    assert message.startswith('ShuffleNetV2(widen_factor=0.7, out_indices=(0, 1, 2)) '
-                              '(model.backbone) cannot be built: widen_factor must be one of')
+def test_invalid_backbone_value_names_the_backbone():
+    assert check_error(model_config(FCOS, **{'model.backbone.widen_factor': 0.7})) == (
+        'ShuffleNetV2 widen_factor must be one of [0.5, 1.0, 1.5, 2.0], but got 0.7')
 
 
 @pytest.mark.parametrize('config, key, message', [
@@ -141,9 +182,7 @@ def test_unknown_argument_without_close_match_lists_the_valid_ones():
          strides=[8, 16, 32, 64, 128]),
 ])
 def test_arguments_the_real_build_accepts_are_not_reported(model_cfg):
-    check_model_config(model_cfg)
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        MODELS.build(model_cfg)
+    build_checked_model(model_cfg)
 
 
 WIDTH_MISMATCH = (
@@ -152,22 +191,33 @@ WIDTH_MISMATCH = (
     'model.neck.in_channels=[48, 96, 192] or change the backbone.')
 
 
-def test_tool_helpers_raise_one_line():
-    # load_run_config: tools/train.py and tools/test.py; build_detector: the analysis and
-    # deployment tools; load_config: tools/image_demo.py.
+def test_tool_helpers_raise_one_line(tmp_path):
+    # build_runner: tools/train.py, tools/test.py, memory_soak.py; build_detector: the analysis
+    # and deployment tools (tools/image_demo.py: test_image_demo.py).
     options = {'model.backbone.widen_factor': 0.5}
-    for load in (lambda: load_run_config(str(CONFIGS / FCOS), options, None, 'none'),
-                 lambda: build_detector(str(CONFIGS / FCOS), options),
-                 lambda: load_config(str(CONFIGS / FCOS), options)):
+    for build in (lambda: build_runner(load_run_config(str(CONFIGS / FCOS), options,
+                                                       str(tmp_path), 'none')),
+                  lambda: build_detector(str(CONFIGS / FCOS), options)):
         with pytest.raises(ModelConfigError) as error:
-            load()
+            build()
         assert f'error: {error.value}' == WIDTH_MISMATCH
 
 
 def test_train_tool_exits_with_one_line_before_any_forward_pass(tmp_path):
-    result = run_tool('tools/train.py', f'configs/{FCOS}', '--work-dir', tmp_path,
-                      '--cfg-options', 'model.backbone.widen_factor=0.5', check=False)
+    data = tmp_path / 'shapes'
+    run_tool('tools/misc/make_synthetic_coco.py', data, '--train', '1', '--val', '1')
+    result = run_tool(
+        'tools/train.py', 'configs/nanodet_shufflenetv2_lightpan_shapes.py', '--work-dir',
+        tmp_path / 'work', '--cfg-options', 'model.backbone.widen_factor=0.5',
+        *[f'{loader}.dataset.data_root={data}/' for loader in ('train_dataloader',
+                                                                'val_dataloader')],
+        f'val_evaluator.ann_file={data}/annotations/instances_val.json', check=False)
     assert result.returncode == 2
     assert 'Traceback' not in result.stderr
-    assert result.stderr.strip().splitlines()[-1] == WIDTH_MISMATCH
-    assert not list(tmp_path.iterdir())
+    assert result.stderr.strip().splitlines()[-1] == (
+        'error: neck LightPAN (model.neck) in_channels [116, 232, 464] do not match the '
+        'backbone: ShuffleNetV2(widen_factor=0.5, out_indices=(0, 1, 2)) produces [48, 96, '
+        '192]; set model.neck.in_channels=[48, 96, 192] or change the backbone.')
+    # The runner that builds the model has made its log dir; nothing was trained or saved.
+    assert not list(tmp_path.glob('work/**/*.pth'))
+    assert not list(tmp_path.glob('work/**/last_checkpoint'))

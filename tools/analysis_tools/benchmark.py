@@ -2,9 +2,9 @@
 
 Times, interleaved round by round so that machine noise hits every contender alike:
 
-- backbones: a plain-PyTorch ShuffleNetV2 in torchvision's layout (written here, the
-  reference), this project's ``ShuffleNetV2`` as trained, the same after
-  ``optimize_for_inference`` (BN folded, channels-last; ``--compile`` adds torch.compile), and
+- backbones: a plain-PyTorch ShuffleNetV2 in torchvision's layout (the reference,
+  ``shufflenet_det.benchmarking.ReferenceShuffleNetV2``), this project's ``ShuffleNetV2`` as
+  trained, the same after ``optimize_for_inference`` (BN folded, channels-last; ``--compile`` adds torch.compile), and
   the backbone exported to ONNX and run by ONNX Runtime;
 - detectors (``--configs``): end to end (uint8 image tensor in, boxes out: normalisation,
   network, decoding, NMS) as trained, on the fast path and with the network in ONNX Runtime,
@@ -22,96 +22,24 @@ Example:
 import argparse
 import copy
 import json
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Callable, Dict, List
 
-import onnxruntime
 import torch
 import torch.nn as nn
 from mmengine.analysis import get_model_complexity_info
 
 import shufflenet_det  # noqa: F401
 from shufflenet_det.apis import optimize_for_inference
+from shufflenet_det.benchmarking import (ReferenceShuffleNetV2, matmul_peak_gflops,
+                                         median_and_iqr, onnx_runtime_session,
+                                         time_interleaved)
 from shufflenet_det.apis.onnx_export import OnnxRuntimeDetector, export_onnx
 from shufflenet_det.models.backbones import ShuffleNetV2
 from shufflenet_det.utils.cli import exit_status
-from shufflenet_det.utils.complexity import build_detector, end_to_end_batch
-
-CHANNELS = {0.5: (48, 96, 192, 1024), 1.0: (116, 232, 464, 1024),
-            1.5: (176, 352, 704, 1024), 2.0: (244, 488, 976, 2048)}
-
-
-class PlainUnit(nn.Module):
-    """torchvision's ShuffleNetV2 unit: cat, then shuffle by view-transpose-reshape."""
-
-    def __init__(self, inp: int, oup: int, stride: int) -> None:
-        super().__init__()
-        half = oup // 2
-        self.stride = stride
-        if stride == 2:
-            self.branch1 = nn.Sequential(
-                nn.Conv2d(inp, inp, 3, 2, 1, groups=inp, bias=False), nn.BatchNorm2d(inp),
-                nn.Conv2d(inp, half, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU(True))
-        branch_in = inp if stride == 2 else half
-        self.branch2 = nn.Sequential(
-            nn.Conv2d(branch_in, half, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU(True),
-            nn.Conv2d(half, half, 3, stride, 1, groups=half, bias=False), nn.BatchNorm2d(half),
-            nn.Conv2d(half, half, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU(True))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.stride == 2:
-            out = torch.cat((self.branch1(x), self.branch2(x)), 1)
-        else:
-            x1, x2 = x.chunk(2, 1)
-            out = torch.cat((x1, self.branch2(x2)), 1)
-        n, c, h, w = out.shape
-        return out.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
-
-
-def plain_shufflenet_v2(width: float) -> nn.Module:
-    """The reference: ShuffleNetV2 features (up to conv5) as torchvision writes them."""
-    c2, c3, c4, c5 = CHANNELS[width]
-    layers: List[nn.Module] = [
-        nn.Conv2d(3, 24, 3, 2, 1, bias=False), nn.BatchNorm2d(24), nn.ReLU(True),
-        nn.MaxPool2d(3, 2, 1)]
-    inp = 24
-    for oup, repeats in zip((c2, c3, c4), (4, 8, 4)):
-        layers += [PlainUnit(inp, oup, 2)] + [PlainUnit(oup, oup, 1) for _ in range(repeats - 1)]
-        inp = oup
-    layers += [nn.Conv2d(inp, c5, 1, bias=False), nn.BatchNorm2d(c5), nn.ReLU(True)]
-    return nn.Sequential(*layers).eval()
-
-
-def matmul_peak_gflops(size: int = 1024, repeats: int = 10) -> float:
-    """Best float32 matrix-multiply rate of this machine with the current thread count."""
-    a, b = torch.rand(size, size), torch.rand(size, size)
-    torch.mm(a, b)
-    best = min(_timed(lambda: torch.mm(a, b)) for _ in range(repeats))
-    return 2 * size**3 / best / 1e9
-
-
-def _timed(fn: Callable) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def time_interleaved(contenders: Dict[str, Callable], repeats: int,
-                     warmup: int) -> Dict[str, List[float]]:
-    """Run each contender once per round, ``warmup`` untimed rounds then ``repeats`` timed."""
-    for _ in range(warmup):
-        for fn in contenders.values():
-            fn()
-    times: Dict[str, List[float]] = {name: [] for name in contenders}
-    for _ in range(repeats):
-        for name, fn in contenders.items():
-            times[name].append(_timed(fn))
-    return times
-
+from shufflenet_det.utils.complexity import build_detector, complexity, end_to_end_batch
 
 def onnx_runtime_backbone(backbone: nn.Module, x: torch.Tensor, threads: int,
                           workdir: str) -> Callable:
@@ -119,10 +47,7 @@ def onnx_runtime_backbone(backbone: nn.Module, x: torch.Tensor, threads: int,
     path = f'{workdir}/backbone_{x.shape[2]}x{x.shape[3]}.onnx'
     torch.onnx.export(backbone, (x, ), path, input_names=['image'], dynamo=True,
                       dynamic_shapes={'x': {0: torch.export.Dim('batch', min=1, max=1024)}})
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.add_session_config_entry('session.intra_op.allow_spinning', '0')  # no busy-wait
-    session = onnxruntime.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+    session = onnx_runtime_session(path, threads)
     return lambda batch: session.run(None, {'image': batch})
 
 
@@ -134,13 +59,12 @@ def multiply_adds(model: nn.Module, x: torch.Tensor) -> float:
 def summarize(group: str, times: Dict[str, List[float]], reference: str, macs: float,
               peak: float, **fields) -> List[dict]:
     rows = []
-    ref_median = statistics.median(times[reference])
+    ref_median, _ = median_and_iqr(times[reference])
     for name, values in times.items():
-        q1, _, q3 = statistics.quantiles(values, n=4)
-        median = statistics.median(values)
+        median, iqr = median_and_iqr(values)
         rate = 2 * macs / median / 1e9 if macs else None
         rows.append(dict(group=group, name=name, **fields, median_ms=median * 1e3,
-                         iqr_ms=(q3 - q1) * 1e3, speedup_vs_reference=ref_median / median,
+                         iqr_ms=iqr * 1e3, speedup_vs_reference=ref_median / median,
                          reference=reference, gflops_per_s=rate,
                          peak_fraction=rate / peak if rate else None))
     return rows
@@ -150,7 +74,7 @@ def summarize(group: str, times: Dict[str, List[float]], reference: str, macs: f
 def bench_backbones(width: float, sizes: List[int], batches: List[int], args,
                     peak: float) -> List[dict]:
     rows = []
-    reference = plain_shufflenet_v2(width)
+    reference = ReferenceShuffleNetV2(width, num_classes=None).eval()
     ours = ShuffleNetV2(widen_factor=width, out_indices=(3, ))
     ours.init_weights()
     ours.eval()
@@ -189,14 +113,10 @@ def bench_detector(config: str, args, peak: float) -> List[dict]:
         onnx_model = OnnxRuntimeDetector(onnx_path, model, args.threads)
         for batch in args.batches:
             data = end_to_end_batch((size, size), batch)
-            inputs = model.data_preprocessor(data)['inputs']
             fast_inputs = fast.data_preprocessor(data)['inputs']  # channels-last if it can
             images = torch.stack(data['inputs']).float().numpy()
             metas = [sample.metainfo for sample in data['data_samples']]
-            forward = model.forward
-            model.forward = model._forward
-            macs = multiply_adds(model, inputs)
-            model.forward = forward
+            macs = complexity(model, (size, size))['flops'] * batch
             print(f'{name} {size}x{size} batch {batch} ...', flush=True)
             times = time_interleaved({
                 'end to end': lambda: model.test_step(data),

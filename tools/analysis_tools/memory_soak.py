@@ -20,10 +20,9 @@ from typing import Dict, List, Tuple
 
 from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
-from mmengine.runner import Runner
 
 import shufflenet_det  # noqa: F401
-from shufflenet_det.utils import load_config
+from shufflenet_det.utils import build_runner, load_config
 from shufflenet_det.utils.cli import exit_status
 from shufflenet_det.utils.memory_usage import growth, memory_mib
 
@@ -107,7 +106,7 @@ def main() -> None:
         raise SystemExit('error: --iters must leave at least one --interval after --warmup')
     if not os.path.exists('/proc/self/smaps_rollup'):
         raise SystemExit('error: memory_soak.py reads /proc/<pid>/smaps_rollup (Linux)')
-    runner = Runner.from_cfg(soak_config(args))
+    runner = build_runner(soak_config(args))
     probe = MemoryProbe(args.interval)
     runner.register_hook(probe)
     runner.train()

@@ -12,7 +12,6 @@ Example:
 """
 import argparse
 import sys
-import time
 from typing import Iterable, Iterator
 
 import torch
@@ -22,8 +21,9 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import shufflenet_det  # noqa: F401
+from shufflenet_det.benchmarking import timed
+from shufflenet_det.utils import build_checked_model
 from shufflenet_det.utils.cli import exit_status
-from mmdet.registry import MODELS
 
 
 def parse_args() -> argparse.Namespace:
@@ -56,39 +56,43 @@ def measure(config: str, args: argparse.Namespace) -> dict:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
-    model = MODELS.build(cfg.model)
+    model = build_checked_model(cfg.model, cfg.get('default_scope', 'mmdet'))
     model.init_weights()
     model.train()
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     batches = endless(loader)
     batch_size = cfg.train_dataloader.batch_size
 
+    def load() -> None:
+        for _ in range(args.iters):
+            next(batches)
+
+    def step() -> None:
+        for _ in range(args.iters):
+            model.train_step(held, optim_wrapper)
+
+    waited = 0.0
+
+    def train() -> None:
+        nonlocal waited
+        for _ in range(args.iters):
+            seconds, batch = timed(lambda: next(batches))
+            waited += seconds
+            model.train_step(batch, optim_wrapper)
+
     for _ in range(args.warmup):
         next(batches)
-    start = time.perf_counter()
-    for _ in range(args.iters):
-        held = next(batches)
-    loading = args.iters * batch_size / (time.perf_counter() - start)
-
+    loading, _ = timed(load)
+    held = next(batches)
     for _ in range(args.warmup):
         model.train_step(held, optim_wrapper)
-    start = time.perf_counter()
-    for _ in range(args.iters):
-        model.train_step(held, optim_wrapper)
-    stepping = args.iters * batch_size / (time.perf_counter() - start)
-
-    waiting = 0.0
-    start = time.perf_counter()
-    for _ in range(args.iters):
-        wait_start = time.perf_counter()
-        batch = next(batches)
-        waiting += time.perf_counter() - wait_start
-        model.train_step(batch, optim_wrapper)
-    total = time.perf_counter() - start
+    stepping, _ = timed(step)
+    training, _ = timed(train)
+    images = args.iters * batch_size
     return dict(config=config, batch_size=batch_size,
-                workers=cfg.train_dataloader.get('num_workers', 0), loading=loading,
-                stepping=stepping, training=args.iters * batch_size / total,
-                waiting_share=waiting / total)
+                workers=cfg.train_dataloader.get('num_workers', 0), loading=images / loading,
+                stepping=images / stepping, training=images / training,
+                waiting_share=waited / training)
 
 
 def main() -> None:

@@ -20,17 +20,16 @@ from typing import Optional, Tuple
 
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 from mmdet.datasets import CocoDataset
-from mmdet.registry import MODELS
 
 import shufflenet_det  # noqa: F401  (registers the modules)
 from shufflenet_det.engine import atomic_write
 from shufflenet_det.models.dense_heads import NanoDetHead
 from shufflenet_det.models.nanodet_checkpoint import (convert_nanodet_m, identify_nanodet_m,
                                                       select_nanodet_weights)
-from shufflenet_det.utils import CheckpointError, check_weights_fit, safe_torch_load
+from shufflenet_det.utils import (CheckpointError, build_checked_model, check_weights_fit,
+                                  safe_torch_load)
 from shufflenet_det.utils.cli import exit_status
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,8 +63,7 @@ def build_head(config: str) -> Tuple[torch.nn.Module, NanoDetHead]:
     """The detector of ``config`` (relative paths from the current directory, then from the
     repository) and its head, which must be a ``NanoDetHead``."""
     cfg = Config.fromfile(config if os.path.isfile(config) else str(REPO / config))
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    model = MODELS.build(cfg.model)
+    model = build_checked_model(cfg.model, cfg.get('default_scope', 'mmdet'))
     if not isinstance(getattr(model, 'bbox_head', None), NanoDetHead):
         raise CheckpointError(f'{config} is not a NanoDet-style detector (NanoDetHead); NanoDet-m '
                               'weights go into one')

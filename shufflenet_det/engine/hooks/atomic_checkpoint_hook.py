@@ -1,8 +1,8 @@
 """Checkpoints that a kill (SIGKILL, OOM killer, preemption) cannot leave half-written, and that
 never hold a NaN or infinite tensor.
 
-MMEngine's ``CheckpointHook`` writes each checkpoint and then ``last_checkpoint`` in place, and
-removes checkpoints beyond ``max_keep_ckpts`` before it writes the new one, so a kill at the
+MMEngine's ``CheckpointHook`` writes each checkpoint in place, and removes checkpoints beyond
+``max_keep_ckpts`` (and the previous best one) before it writes the new one, so a kill at the
 wrong moment can leave ``--resume`` nothing complete to continue from. It also saves diverged
 weights (an infinite BatchNorm ``running_var`` while the loss is still finite) that every resume
 from them then fails on.
@@ -11,10 +11,9 @@ import logging
 import os
 import os.path as osp
 from pathlib import Path
-from typing import Any, Iterator, Union
+from typing import Any, Iterator, List, Optional, Union
 
 import torch
-from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend, get_file_backend, register_backend
 from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
@@ -80,10 +79,17 @@ def non_finite_tensors(state: Any, prefix: str = '') -> Iterator[str]:
 
 @register_backend('atomic_local')
 class AtomicLocalBackend(LocalBackend):
-    """MMEngine's ``LocalBackend`` whose ``put`` and ``put_text`` write atomically.
+    """MMEngine's ``LocalBackend`` whose writes are atomic and whose removals wait.
 
-    Use it through ``backend_args=dict(backend='atomic_local')``; see :func:`atomic_write`.
+    ``put`` and ``put_text`` write through :func:`atomic_write`. ``remove`` and ``rmtree`` only
+    note the path; :meth:`commit_removals` removes what was noted, so the caller decides when
+    an old file may go (after the file that replaces it is complete). Use it through
+    ``backend_args=dict(backend='atomic_local')``.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending_removals: List[str] = []
 
     def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
         """Write bytes to ``filepath`` atomically.
@@ -104,31 +110,55 @@ class AtomicLocalBackend(LocalBackend):
         """
         atomic_write(obj.encode(encoding), filepath)
 
+    def remove(self, filepath: Union[str, Path]) -> None:
+        """Note ``filepath`` for removal by :meth:`commit_removals`.
+
+        Args:
+            filepath (str | Path): A file.
+        """
+        self.pending_removals.append(str(filepath))
+
+    def rmtree(self, dir_path: Union[str, Path]) -> None:
+        """Note ``dir_path`` (a DeepSpeed checkpoint) for removal by :meth:`commit_removals`.
+
+        Args:
+            dir_path (str | Path): A directory.
+        """
+        self.pending_removals.append(str(dir_path))
+
+    def commit_removals(self) -> None:
+        """Remove the files and directories noted since the last call."""
+        pending, self.pending_removals = self.pending_removals, []
+        for path in pending:
+            if osp.isdir(path):
+                super().rmtree(path)
+            elif osp.isfile(path):
+                super().remove(path)
 
 @HOOKS.register_module()
 class AtomicCheckpointHook(CheckpointHook):
-    """MMEngine's ``CheckpointHook``, with every write complete or absent after a kill, and no
-    checkpoint holding a NaN or infinite tensor.
+    """MMEngine's ``CheckpointHook``, with no checkpoint half-written or removed too early by a
+    kill, and none holding a NaN or infinite tensor.
 
-    Each checkpoint (interval, last and best) is written to ``.<name>.tmp`` beside its final
-    name, flushed to disk and renamed into place; only then is ``last_checkpoint`` replaced
-    the same way, and only then is the checkpoint beyond ``max_keep_ckpts`` removed. So
-    ``last_checkpoint`` always names a complete file. A leftover ``.<name>.tmp`` from a killed
-    write is never resumed from, and is replaced when that checkpoint is written again.
-    (MMEngine's ``save_best`` logic, inherited unchanged, still removes the previous best
-    checkpoint before writing the new one; ``--resume`` never uses best checkpoints.)
+    Local checkpoints go through :class:`AtomicLocalBackend`: each one (interval, last and
+    best) is written to ``.<name>.tmp`` beside its final name, flushed to disk and renamed into
+    place, so a kill leaves the old file or the new one; a leftover ``.<name>.tmp`` is never
+    resumed from and is replaced when that checkpoint is written again. The checkpoint that
+    ``max_keep_ckpts`` or a new best one retires is only removed after the hook's step is done:
+    after the new checkpoint is complete and MMEngine has pointed ``last_checkpoint`` at it.
+    (MMEngine writes ``last_checkpoint``, a line of text, in place: a kill in that instant can
+    leave it cut short; ``tools/train.py --resume`` then takes the newest checkpoint that
+    loads, which is complete.)
 
     Before any checkpoint is written (by this hook or another), every floating-point tensor in
     it (weights, buffers such as BatchNorm statistics, optimizer state) is checked: if one is
     NaN or infinite, the weights have diverged, and training stops with
     :class:`NonFiniteCheckpointError` naming the iteration and the tensor; the checkpoint is not
-    written and ``last_checkpoint`` still names the last one that was. With ``save_best`` the
-    weights are checked after each evaluation too, before the previous best checkpoint would be
-    removed.
+    written, none is removed, and ``last_checkpoint`` still names the last one that was.
 
     The arguments are those of :class:`mmengine.hooks.CheckpointHook`. With ``backend_args``
-    or ``file_client_args`` naming a non-local storage, checkpoints are written by that
-    storage as in MMEngine; ``last_checkpoint`` (always local) is still replaced atomically.
+    or ``file_client_args`` naming a non-local storage, checkpoints are written and removed by
+    that storage as in MMEngine.
     """
 
     def before_train(self, runner) -> None:
@@ -143,6 +173,39 @@ class AtomicCheckpointHook(CheckpointHook):
         if self.file_client_args is None and isinstance(backend, LocalBackend):
             self.backend_args = dict(backend='atomic_local')
         super().before_train(runner)
+        self._commit_removals()  # checkpoints beyond a lowered max_keep_ckpts, on resume
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None,
+                         outputs: Optional[dict] = None) -> None:
+        """Save as MMEngine does, then remove the checkpoint it retired.
+
+        Args:
+            runner (Runner): The runner of the training process.
+            batch_idx (int): The index of the current batch in the train loop.
+            data_batch (dict or tuple or list, optional): Data from dataloader.
+            outputs (dict, optional): Outputs from model.
+        """
+        super().after_train_iter(runner, batch_idx, data_batch, outputs)
+        self._commit_removals()
+
+    def after_train_epoch(self, runner) -> None:
+        """Save as MMEngine does, then remove the checkpoint it retired.
+
+        Args:
+            runner (Runner): The runner of the training process.
+        """
+        super().after_train_epoch(runner)
+        self._commit_removals()
+
+    def after_val_epoch(self, runner, metrics: dict) -> None:
+        """Save the best checkpoint as MMEngine does, then remove the previous best.
+
+        Args:
+            runner (Runner): The runner of the training process.
+            metrics (dict): The evaluation results.
+        """
+        super().after_val_epoch(runner, metrics)
+        self._commit_removals()
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Stop training instead of writing a checkpoint with a NaN or infinite tensor.
@@ -155,81 +218,20 @@ class AtomicCheckpointHook(CheckpointHook):
             NonFiniteCheckpointError: Naming the iteration, the tensor and the last checkpoint
                 written.
         """
-        self._stop_if_non_finite(runner, checkpoint, checkpoint['meta']['iter'])
-
-    def after_val_epoch(self, runner, metrics: dict) -> None:
-        """With ``save_best``, check the weights first: MMEngine removes the previous best
-        checkpoint before it writes the new one, which a non-finite tensor would then stop.
-
-        Args:
-            runner (Runner): The runner of the training process.
-            metrics (dict): The evaluation results.
-        """
-        if self.save_best is not None:
-            self._stop_if_non_finite(runner, dict(state_dict=runner.model.state_dict()),
-                                     runner.iter)
-        super().after_val_epoch(runner, metrics)
-
-    @staticmethod
-    def _stop_if_non_finite(runner, state: dict, iteration: int) -> None:
-        """Raise :class:`NonFiniteCheckpointError` when ``state`` holds a NaN or inf."""
-        bad = list(non_finite_tensors(state))
+        bad = list(non_finite_tensors(checkpoint))
         if not bad:
             return
         more = f' (and {len(bad) - 1} more tensors)' if len(bad) > 1 else ''
         last = osp.join(runner.work_dir, 'last_checkpoint')
         kept = (f'The last checkpoint written is {Path(last).read_text().strip()}, unchanged'
                 if osp.isfile(last) else 'No checkpoint was written in this work dir')
-        message = (f'Training stopped at iteration {iteration}: {bad[0]}{more} holds NaN or '
-                   'infinite values, so the model has diverged and its checkpoint was not '
-                   f'written. {kept}. Lower the learning rate or check the data, and resume '
-                   'from a checkpoint saved before the loss grew (--resume PATH).')
+        message = (f'Training stopped at iteration {checkpoint["meta"]["iter"]}: {bad[0]}{more} '
+                   'holds NaN or infinite values, so the model has diverged and its checkpoint '
+                   f'was not written. {kept}. Lower the learning rate or check the data, and '
+                   'resume from a checkpoint saved before the loss grew (--resume PATH).')
         print_log(message, logger='current', level=logging.ERROR)
         raise NonFiniteCheckpointError(message)
 
-    def _save_checkpoint_with_step(self, runner, step: int, meta: dict) -> None:
-        """Save the checkpoint of ``step``, point ``last_checkpoint`` at it, then prune.
-
-        Follows MMEngine 0.10.7's ``CheckpointHook._save_checkpoint_with_step``; re-check it
-        when upgrading MMEngine.
-
-        MMEngine prunes first, so with ``max_keep_ckpts=1`` a killed write would leave no
-        checkpoint at all; the list of kept checkpoints saved in the message hub is the same.
-
-        Args:
-            runner (Runner): The runner of the training process.
-            step (int): The epoch or iteration that the checkpoint is named after.
-            meta (dict): Meta information saved in the checkpoint.
-        """
-        outdated = None
-        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids
-                                            and self.keep_ckpt_ids[-1] == step):
-            # the best-checkpoint path saves the same step twice in one epoch
-            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
-                outdated = self.keep_ckpt_ids.popleft()
-            self.keep_ckpt_ids.append(step)
-            runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
-
-        ckpt_filename = self.filename_tmpl.format(step)
-        self.last_ckpt = self.file_backend.join_path(self.out_dir, ckpt_filename)
-        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        runner.save_checkpoint(
-            self.out_dir,
-            ckpt_filename,
-            self.file_client_args,
-            save_optimizer=self.save_optimizer,
-            save_param_scheduler=self.save_param_scheduler,
-            meta=meta,
-            by_epoch=self.by_epoch,
-            backend_args=self.backend_args,
-            **self.args)
-        if not is_main_process():  # runner.save_checkpoint wrote on the main process only
-            return
-
-        atomic_write(str(self.last_ckpt).encode(), osp.join(runner.work_dir, 'last_checkpoint'))
-        if outdated is not None:
-            path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(outdated))
-            if self.file_backend.isfile(path):
-                self.file_backend.remove(path)
-            elif self.file_backend.isdir(path):  # DeepSpeed saves directories
-                self.file_backend.rmtree(path)
+    def _commit_removals(self) -> None:
+        if isinstance(self.file_backend, AtomicLocalBackend):
+            self.file_backend.commit_removals()

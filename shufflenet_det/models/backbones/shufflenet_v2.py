@@ -12,6 +12,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 
+from shufflenet_det.errors import ModelConfigError
+
 from .shufflenet_v2_arch import ARCH_SETTINGS, STAGE_BLOCKS, STEM_CHANNELS
 from .shufflenet_v2_checkpoint import load_shufflenet_v2_weights
 
@@ -162,15 +164,15 @@ class ShuffleNetV2(BaseModule):
                  extra_dw: bool = False) -> None:
         super().__init__(init_cfg=init_cfg)
         if widen_factor not in ARCH_SETTINGS:
-            raise ValueError(f'widen_factor must be one of {sorted(ARCH_SETTINGS)}, '
-                             f'but got {widen_factor!r}')
+            raise ModelConfigError(f'ShuffleNetV2 widen_factor must be one of '
+                                   f'{sorted(ARCH_SETTINGS)}, but got {widen_factor!r}')
         for index in out_indices:
             if index not in range(4):
-                raise ValueError('each item of out_indices must be in range(0, 4), '
-                                 f'but got {index!r}')
+                raise ModelConfigError('ShuffleNetV2 out_indices must be in range(0, 4), '
+                                       f'but got {index!r}')
         if frozen_stages not in range(-1, 4):
-            raise ValueError('frozen_stages must be in range(-1, 4), '
-                             f'but got {frozen_stages!r}')
+            raise ModelConfigError('ShuffleNetV2 frozen_stages must be in range(-1, 4), '
+                                   f'but got {frozen_stages!r}')
         self.widen_factor = widen_factor
         self.out_indices = tuple(sorted(set(out_indices)))  # the order forward returns them
         self.frozen_stages = frozen_stages

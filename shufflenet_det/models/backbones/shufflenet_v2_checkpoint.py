@@ -7,15 +7,13 @@ Recognised layouts, told apart by their keys:
   classifier files and MMDetection detector checkpoints; other top-level modules are skipped).
 - ``torchvision``: ``conv1.0``, ``stage2.0.branch1.0``, ``conv5.0``, ``fc``.
 - ``megvii``: the official ShuffleNet-Series files, ``module.first_conv``,
-  ``module.features.N.branch_main`` / ``branch_proj``, ``module.conv_last``. Their units
-  concatenate unshuffled and shuffle at the start of the next unit, so each channel sits at
-  another position: the conversion traces every channel through both networks and permutes
-  the weights accordingly, which makes the converted network compute exactly the same
-  function (up to the order of the channels of intermediate feature maps).
+  ``module.features.N.branch_main`` / ``branch_proj``, ``module.conv_last``. Their channels
+  are in another order, which ``megvii_channel_order`` puts right, so that the converted
+  network computes exactly the same function.
+
+Each layout is a table of key renames (:mod:`shufflenet_det.utils.key_renames`).
 """
-import re
-from collections import defaultdict
-from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -23,23 +21,42 @@ from mmengine.logging import MMLogger
 from mmengine.runner import CheckpointLoader
 
 from shufflenet_det.utils.checkpoint_fit import check_weights_fit
+from shufflenet_det.utils.key_renames import StateDict, rename_keys, rename_rules
 from shufflenet_det.utils.safe_checkpoint import CheckpointError
-from .shufflenet_v2_arch import ARCH_SETTINGS, STAGE_BLOCKS, STEM_CHANNELS
 
-StateDict = Dict[str, torch.Tensor]
-Label = Tuple[str, int]  # (producer, output channel)
+from .megvii_channel_order import permute_megvii_channels
+from .shufflenet_v2_arch import ARCH_SETTINGS, STAGE_BLOCKS
 
 CLASSIFIER_PREFIXES = ('fc.', 'head.', 'classifier.')
-# torchvision's Sequential indices -> this project's ConvModule names.
-TORCHVISION_BRANCH = {
-    'branch1': {'0': '0.conv', '1': '0.bn', '2': '1.conv', '3': '1.bn'},
-    'branch2': {'0': '0.conv', '1': '0.bn', '3': '1.conv', '4': '1.bn', '5': '2.conv',
-                '6': '2.bn'},
-}
-MEGVII_BRANCH = {
-    'branch_proj': ('branch1', {'0': '0.conv', '1': '0.bn', '2': '1.conv', '3': '1.bn'}),
-    'branch_main': ('branch2', TORCHVISION_BRANCH['branch2']),
-}
+# Sequential indices of a unit's branches in torchvision's (and Megvii's) layout -> this
+# project's ConvModule names.
+BRANCH1_LAYERS = {0: '0.conv', 1: '0.bn', 2: '1.conv', 3: '1.bn'}
+BRANCH2_LAYERS = {0: '0.conv', 1: '0.bn', 3: '1.conv', 4: '1.bn', 5: '2.conv', 6: '2.bn'}
+
+
+def _stem_and_conv5_rules(stem: str, conv5: str, classifier: str) -> list:
+    """Rules for the stem conv-BN, the last conv-BN and the (dropped) classifier."""
+    return [(rf'{classifier}\..*', None),
+            (rf'{stem}\.0\.(\w+)', r'conv1.conv.\1'), (rf'{stem}\.1\.(\w+)', r'conv1.bn.\1'),
+            (rf'{conv5}\.0\.(\w+)', r'layers.3.conv.\1'),
+            (rf'{conv5}\.1\.(\w+)', r'layers.3.bn.\1')]
+
+
+# torchvision: stageS.U.branchB.I -> layers.(S-2).U.branchB.NAME (NanoDet's backbone too).
+TORCHVISION_RULES = rename_rules(_stem_and_conv5_rules('conv1', 'conv5', 'fc') + [
+    (rf'stage{stage + 2}\.(\d+)\.{branch}\.{index}\.(\w+)',
+     rf'layers.{stage}.\1.{branch}.{name}.\2')
+    for stage in range(3)
+    for branch, layers in (('branch1', BRANCH1_LAYERS), ('branch2', BRANCH2_LAYERS))
+    for index, name in layers.items()])
+# Megvii: features.N (all units in one Sequential) .branch_proj / .branch_main.
+MEGVII_RULES = rename_rules(_stem_and_conv5_rules('first_conv', 'conv_last', 'classifier') + [
+    (rf'features\.{sum(STAGE_BLOCKS[:stage]) + unit}\.{branch}\.{index}\.(\w+)',
+     rf'layers.{stage}.{unit}.{target}.{name}.\1')
+    for stage, blocks in enumerate(STAGE_BLOCKS) for unit in range(blocks)
+    for branch, target, layers in (('branch_proj', 'branch1', BRANCH1_LAYERS),
+                                   ('branch_main', 'branch2', BRANCH2_LAYERS))
+    for index, name in layers.items()])
 
 
 def detect_layout(state_dict: StateDict) -> str:
@@ -60,158 +77,18 @@ def detect_layout(state_dict: StateDict) -> str:
 
 def rename_torchvision(state_dict: StateDict) -> StateDict:
     """Rename torchvision-layout weights (also NanoDet's backbone) to the native layout; the
-    classifier ``fc`` is dropped, keys of no known module are kept as they are."""
-    renamed = {}
-    for key, value in state_dict.items():
-        if key.startswith('fc.'):
-            continue
-        match = re.fullmatch(r'stage(\d)\.(\d+)\.(branch[12])\.(\d+)\.(\w+)', key)
-        if match:
-            stage, unit, branch, index, param = match.groups()
-            name = TORCHVISION_BRANCH[branch].get(index)
-            key = f'layers.{int(stage) - 2}.{unit}.{branch}.{name}.{param}' if name else key
-        else:
-            key = re.sub(r'^conv1\.0\.', 'conv1.conv.', key)
-            key = re.sub(r'^conv1\.1\.', 'conv1.bn.', key)
-            key = re.sub(r'^conv5\.0\.', 'layers.3.conv.', key)
-            key = re.sub(r'^conv5\.1\.', 'layers.3.bn.', key)
-        renamed[key] = value
+    classifier ``fc`` is dropped, keys of no known module are kept as they are (and then
+    reported by the strict load)."""
+    renamed, unmatched = rename_keys(state_dict, TORCHVISION_RULES)
+    renamed.update((key, state_dict[key]) for key in unmatched)
     return renamed
-
-
-def _trace_channels(stage_channels: Sequence[int], megvii: bool
-                    ) -> Dict[str, List[Label]]:
-    """Follow every channel through the network.
-
-    Returns, for each consumer (``'s.i.branch1'``, ``'s.i.branch2'``, ``'conv5'``), the
-    labels of the channels its first convolution reads, in input order. Producers are the
-    stem (``'conv1'``) and each branch's last convolution (``'s.i.branch1|2'``).
-    """
-    inputs: Dict[str, List[Label]] = {}
-    x = [('conv1', c) for c in range(STEM_CHANNELS)]
-    for s, (channels, blocks) in enumerate(zip(stage_channels, STAGE_BLOCKS)):
-        half = channels // 2
-        for i in range(blocks):
-            unit = f'{s}.{i}'
-            if i == 0:
-                inputs[f'{unit}.branch1'] = inputs[f'{unit}.branch2'] = x
-                branch1 = len(x) if megvii else half
-                out = [(f'{unit}.branch1', c) for c in range(branch1)]
-                out += [(f'{unit}.branch2', c) for c in range(channels - branch1)]
-            elif megvii:  # even channels pass through, odd ones enter the branch
-                inputs[f'{unit}.branch2'] = x[1::2]
-                out = x[0::2] + [(f'{unit}.branch2', c) for c in range(half)]
-            else:  # first half passes through, second half enters the branch
-                inputs[f'{unit}.branch2'] = x[half:]
-                out = x[:half] + [(f'{unit}.branch2', c) for c in range(half)]
-            # Megvii defers the shuffle to the next unit; native shuffles here.
-            x = out if megvii else [c for pair in zip(out[:half], out[half:]) for c in pair]
-    inputs['conv5'] = x
-    return inputs
-
-
-def _fates(inputs: Dict[str, List[Label]]) -> Dict[Label, FrozenSet[str]]:
-    fates: Dict[Label, set] = defaultdict(set)
-    for consumer, labels in inputs.items():
-        for label in labels:
-            fates[label].add(consumer)
-    return {label: frozenset(consumers) for label, consumers in fates.items()}
-
-
-def _producer_permutations(stage_channels: Sequence[int]
-                           ) -> Tuple[Dict[str, List[int]], Dict[str, List[int]]]:
-    """Match the channels of both networks that are read by the same consumers.
-
-    Returns ``rows``: for each producer, the Megvii output channel behind each native one;
-    and ``cols``: for each consumer, the Megvii input position behind each native one.
-    """
-    native_inputs = _trace_channels(stage_channels, megvii=False)
-    megvii_inputs = _trace_channels(stage_channels, megvii=True)
-    groups: Dict[Tuple[str, FrozenSet[str]], List[List[int]]] = defaultdict(lambda: [[], []])
-    for side, inputs in enumerate((native_inputs, megvii_inputs)):
-        for (producer, channel), fate in sorted(_fates(inputs).items()):
-            groups[producer, fate][side].append(channel)
-    megvii_channel: Dict[Label, int] = {}
-    for (producer, _), (native, megvii) in groups.items():
-        if len(native) != len(megvii):
-            raise CheckpointError('the Megvii and native unit layouts route channels '
-                                  f'differently at {producer}; cannot convert exactly')
-        megvii_channel.update({(producer, n): m for n, m in zip(native, megvii)})
-    rows: Dict[str, List[int]] = defaultdict(list)
-    for producer, channel in sorted(megvii_channel):
-        rows[producer].append(megvii_channel[producer, channel])
-    cols = {}
-    for consumer, labels in native_inputs.items():
-        position = {label: k for k, label in enumerate(megvii_inputs[consumer])}
-        cols[consumer] = [position[p, megvii_channel[p, c]] for p, c in labels]
-    return rows, cols
-
-
-def _rename_megvii(state_dict: StateDict) -> StateDict:
-    renamed = {}
-    for key, value in state_dict.items():
-        if key.startswith('classifier.'):
-            continue
-        match = re.fullmatch(r'features\.(\d+)\.(branch_main|branch_proj)\.(\d+)\.(\w+)', key)
-        if match:
-            index, branch, layer, param = match.groups()
-            stage = sum(int(index) >= sum(STAGE_BLOCKS[:s + 1]) for s in range(3))
-            unit = int(index) - sum(STAGE_BLOCKS[:stage])
-            target, names = MEGVII_BRANCH[branch]
-            name = names.get(layer)
-            key = f'layers.{stage}.{unit}.{target}.{name}.{param}' if name else key
-        else:
-            key = re.sub(r'^first_conv\.0\.', 'conv1.conv.', key)
-            key = re.sub(r'^first_conv\.1\.', 'conv1.bn.', key)
-            key = re.sub(r'^conv_last\.0\.', 'layers.3.conv.', key)
-            key = re.sub(r'^conv_last\.1\.', 'layers.3.bn.', key)
-        renamed[key] = value
-    return renamed
-
-
-def _permute(state_dict: StateDict, prefix: str, perm: List[int], dim: int = 0) -> None:
-    """Reorder dimension ``dim`` of every non-scalar tensor under ``prefix``."""
-    keys = [k for k in state_dict if k.startswith(prefix) and state_dict[k].dim() > dim]
-    if not keys:
-        raise CheckpointError(f'the Megvii checkpoint has no weights for {prefix}*')
-    for key in keys:
-        state_dict[key] = state_dict[key].index_select(dim, torch.tensor(perm))
 
 
 def _convert_megvii(state_dict: StateDict) -> StateDict:
-    renamed = _rename_megvii(state_dict)
-    try:
-        main = renamed['layers.0.0.branch2.2.conv.weight'].shape[0]
-        stage_channels = [main + STEM_CHANNELS] + [
-            renamed[f'layers.{s}.0.branch2.2.conv.weight'].shape[0] * 2 for s in (1, 2)]
-    except KeyError as err:
-        raise CheckpointError(f'the Megvii checkpoint lacks {err.args[0]}') from err
-    if main != stage_channels[0] // 2:
-        raise CheckpointError(
-            f'this Megvii checkpoint (stage-2 width {stage_channels[0]}) cannot be loaded '
-            f'exactly: its first stage-2 unit concatenates a {STEM_CHANNELS}-channel projection '
-            f'with a {main}-channel main branch, where ShuffleNetV2 has two '
-            f'{stage_channels[0] // 2}-channel branches. Only the 0.5x Megvii model has '
-            'matching shapes.')
-    rows, cols = _producer_permutations(stage_channels)
-    for producer, perm in rows.items():
-        if producer == 'conv1':
-            _permute(renamed, 'conv1.', perm)
-        else:
-            unit, branch = producer.rsplit('.', 1)
-            last = '1' if branch == 'branch1' else '2'
-            _permute(renamed, f'layers.{unit}.{branch}.{last}.', perm)
-    for consumer, perm in cols.items():
-        if consumer == 'conv5':
-            _permute(renamed, 'layers.3.conv.weight', perm, dim=1)
-            continue
-        unit, branch = consumer.rsplit('.', 1)
-        if branch == 'branch2':
-            _permute(renamed, f'layers.{unit}.branch2.0.conv.weight', perm, dim=1)
-        else:  # depthwise conv + BN, then the 1x1 conv that reads them
-            _permute(renamed, f'layers.{unit}.branch1.0.', perm)
-            _permute(renamed, f'layers.{unit}.branch1.1.conv.weight', perm, dim=1)
-    return renamed
+    """Rename Megvii-layout weights to the native layout and put their channels in its order."""
+    renamed, unmatched = rename_keys(state_dict, MEGVII_RULES)
+    renamed.update((key, state_dict[key]) for key in unmatched)
+    return permute_megvii_channels(renamed)
 
 
 def extract_state_dict(checkpoint: object, prefix: Optional[str] = None) -> StateDict:

@@ -6,7 +6,7 @@ import torch.nn as nn
 
 from shufflenet_det.models.backbones import InvertedResidual, ShuffleNetV2
 from shufflenet_det.models.backbones.shufflenet_v2 import concat_shuffle
-from tests.reference_shufflenet import TorchvisionShuffleNetV2
+from shufflenet_det.benchmarking import ReferenceShuffleNetV2
 
 # torchvision's shufflenet_v2_x{0_5,1_0,1_5,2_0} parameter counts, 1000-class fc included.
 TORCHVISION_PARAMS = {0.5: 1_366_792, 1.0: 2_278_604, 1.5: 3_503_624, 2.0: 7_393_996}
@@ -47,7 +47,7 @@ def test_params_match_torchvision(width):
     backbone = ShuffleNetV2(widen_factor=width)
     fc = nn.Linear(backbone.arch_channels[3], 1000)
     assert count_params(backbone, fc) == TORCHVISION_PARAMS[width]
-    assert count_params(TorchvisionShuffleNetV2(width)) == TORCHVISION_PARAMS[width]
+    assert count_params(ReferenceShuffleNetV2(width)) == TORCHVISION_PARAMS[width]
 
 
 def classifier_multiply_adds(width, extra_dw=False):

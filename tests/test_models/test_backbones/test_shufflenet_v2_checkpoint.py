@@ -7,10 +7,11 @@ import torch
 import torch.nn as nn
 from scipy.optimize import linear_sum_assignment
 
+from shufflenet_det.benchmarking import ReferenceShuffleNetV2
 from shufflenet_det.models.backbones import ShuffleNetV2
 from shufflenet_det.utils import CheckpointError
 from tests.reference_shufflenet import (REPEATS, MegviiShuffleNetV2, MmpretrainClassifier,
-                                        TorchvisionShuffleNetV2, randomize_bn)
+                                        randomize_bn)
 
 
 def pretrained(path, width=1.0, extra_dw=False, out_indices=(3, ), **kwargs):
@@ -74,7 +75,7 @@ def save_reference(kind, width, path):
     :func:`stage_outputs`."""
     torch.manual_seed(1)
     if kind == 'torchvision':
-        ref = randomize_bn(TorchvisionShuffleNetV2(width)).eval()
+        ref = randomize_bn(ReferenceShuffleNetV2(width)).eval()
         torch.save(ref.state_dict(), path)
         return stage_outputs(nn.Sequential(ref.conv1, ref.maxpool),
                              (ref.stage2, ref.stage3, ref.stage4), ref.conv5)
@@ -114,7 +115,7 @@ def test_v2_weights_make_v2_star_compute_v2(tmp_path, kind):
 
 def test_detection_backbone_skips_conv5_weights(tmp_path):
     torch.manual_seed(0)
-    ref = randomize_bn(TorchvisionShuffleNetV2(1.0)).eval()
+    ref = randomize_bn(ReferenceShuffleNetV2(1.0)).eval()
     torch.save(ref.state_dict(), tmp_path / 'tv.pth')
     backbone = pretrained(tmp_path / 'tv.pth', 1.0, out_indices=(0, 1, 2))
     assert len(backbone.layers) == 3
@@ -147,7 +148,7 @@ def test_prefix_selects_backbone_of_a_detector_checkpoint(tmp_path):
 
 def test_prefix_without_dot_data_parallel_and_file_url(tmp_path):
     torch.manual_seed(0)
-    ref = randomize_bn(TorchvisionShuffleNetV2(0.5)).eval()
+    ref = randomize_bn(ReferenceShuffleNetV2(0.5)).eval()
     torch.save({'state_dict': {f'model.module.{k}': v for k, v in ref.state_dict().items()}},
                tmp_path / 'dp.pth')
     loaded = pretrained(f'file://{tmp_path}/dp.pth', 0.5, prefix='model')
@@ -173,7 +174,7 @@ def test_wrong_width_is_refused_and_nothing_is_loaded(tmp_path):
 
 
 def test_missing_key_is_refused(tmp_path):
-    ref = TorchvisionShuffleNetV2(1.0)
+    ref = ReferenceShuffleNetV2(1.0)
     state = ref.state_dict()
     del state['stage3.2.branch2.5.weight']
     torch.save(state, tmp_path / 'partial.pth')
@@ -182,7 +183,7 @@ def test_missing_key_is_refused(tmp_path):
 
 
 def test_unexpected_key_is_refused(tmp_path):
-    state = TorchvisionShuffleNetV2(1.0).state_dict()
+    state = ReferenceShuffleNetV2(1.0).state_dict()
     state['stage2.0.branch3.0.weight'] = torch.zeros(1)
     torch.save(state, tmp_path / 'extra.pth')
     with pytest.raises(CheckpointError, match='unexpected keys'):
