@@ -15,33 +15,11 @@
 # - training augmentation is MMDetection's (RandomAffine, PhotoMetricDistortion), not NanoDet's
 #   warp pipeline.
 _base_ = [
-    '_base_/models/nanodet_shufflenetv2_lightpan.py', '_base_/datasets/coco_detection.py',
-    '_base_/schedules/schedule_1x.py', '_base_/default_runtime.py'
+    '_base_/models/nanodet_shufflenetv2_lightpan.py',
+    '_base_/datasets/coco_detection_nanodet_320.py',
+    '_base_/schedules/schedule_1x.py',
+    '_base_/default_runtime.py',
 ]
-img_scale = (320, 320)
-
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='RandomAffine', max_rotate_degree=0, max_shear_degree=0,
-         scaling_ratio_range=(0.6, 1.4), max_translate_ratio=0.2, border=(0, 0)),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
-    dict(type='PhotoMetricDistortion', brightness_delta=32, contrast_range=(0.6, 1.4),
-         saturation_range=(0.5, 1.2), hue_delta=0),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='FilterAnnotations', min_gt_bbox_wh=(1, 1), keep_empty=False),
-    dict(type='PackDetInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=False),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
-]
-train_dataloader = dict(batch_size=96, dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader
 
 max_epochs = 280
 train_cfg = dict(max_epochs=max_epochs, val_interval=10)

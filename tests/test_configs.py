@@ -38,7 +38,8 @@ def test_config_forward_and_train_step(path):
     data = model.data_preprocessor(batch, training=True)
 
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    parts = ('backbone', 'neck', 'bbox_head')
+    parts = [part for part in ('backbone', 'neck', 'bbox_head', 'aux_neck', 'aux_head')
+             if hasattr(model, part)]
     before = {part: [p.detach().clone() for p in getattr(model, part).parameters()]
               for part in parts}
     model.train()
@@ -79,3 +80,21 @@ def test_nanodet_configs_match_nanodet_m_sizes(config, size, params, gflops):
     unused_gfl_reg = len(head.out_convs) * (head.feat_channels + 1) * 4 * (head.reg_max + 1)
     assert abs(info['params'] + unused_gfl_reg - params) / params < 0.02
     assert abs(2 * info['flops'] - gflops) / gflops < 0.10
+
+
+@pytest.mark.parametrize('config, size, params, gflops', [
+    ('nanodet-plus_shufflenetv2_ghostpan_320_coco.py', 320, 1.17e6, 0.9e9),
+    ('nanodet-plus_shufflenetv2_ghostpan_416_coco.py', 416, 1.17e6, 1.52e9),
+    ('nanodet-plus_shufflenetv2-1.5x_ghostpan_320_coco.py', 320, 2.44e6, 1.75e9),
+])
+def test_nanodet_plus_configs_match_nanodet_plus_sizes(config, size, params, gflops):
+    """NanoDet's model zoo: parameters within 3% (NanoDet's count leaves out the BatchNorms:
+    1,174,768 convolution weights of 1,197,924 at 1.0x) and GFLOPs (2 x multiply-adds) within
+    5%, of the network that runs at inference: the auxiliary neck and head are not counted."""
+    from shufflenet_det.utils.complexity import complexity
+
+    _, model = build_detector(CONFIG_DIR / config)
+    info = complexity(model.eval(), (size, size))
+    assert abs(info['params'] - params) / params < 0.03
+    assert abs(2 * info['flops'] - gflops) / gflops < 0.05
+    assert sum(p.numel() for p in model.parameters()) > 2 * info['params']  # the aux branch

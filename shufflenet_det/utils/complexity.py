@@ -71,6 +71,9 @@ def input_size(cfg: Config) -> Tuple[int, int]:
 def complexity(model: torch.nn.Module, size: Tuple[int, int]) -> Dict[str, float]:
     """Parameters and multiply-adds (MMEngine's counter) of the network, post-processing aside.
 
+    Both count what ``_forward`` (backbone, neck and head) runs: modules that only train, such
+    as NanoDet-Plus's auxiliary neck and head, are left out.
+
     Args:
         model (nn.Module): A detector.
         size (tuple[int, int]): Input height and width.
@@ -78,6 +81,9 @@ def complexity(model: torch.nn.Module, size: Tuple[int, int]) -> Dict[str, float
     Returns:
         dict: ``params`` and ``flops`` (multiply-adds, MMEngine's convention).
     """
+    called = []
+    hooks = [m.register_forward_hook(lambda module, *_: called.append(module))
+             for m in model.modules()]
     forward = model.forward
     model.forward = model._forward  # backbone, neck and head: what the counter can trace
     try:
@@ -85,7 +91,10 @@ def complexity(model: torch.nn.Module, size: Tuple[int, int]) -> Dict[str, float
                                          show_table=False, show_arch=False)
     finally:
         model.forward = forward
-    return dict(params=info['params'], flops=info['flops'])
+        for hook in hooks:
+            hook.remove()
+    params = {id(p): p.numel() for m in called for p in m.parameters(recurse=False)}
+    return dict(params=sum(params.values()), flops=info['flops'])
 
 
 def end_to_end_batch(size: Tuple[int, int], batch_size: int = 1) -> dict:

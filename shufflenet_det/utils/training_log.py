@@ -53,3 +53,17 @@ def read_scalars(scalars: Path) -> Tuple[Series, Series]:
                 if key.endswith('mAP') or key.endswith('mAP_50'):
                     metrics.setdefault(key, []).append((last_iter, value))
     return losses, metrics
+
+
+def read_iteration_times(scalars: Path) -> List[float]:
+    """Seconds per training iteration as MMEngine logged them (averaged over each logging
+    interval), in order.
+
+    Args:
+        scalars (Path): MMEngine's ``vis_data/scalars.json`` of a run.
+
+    Returns:
+        list[float]: One value per logged training record.
+    """
+    records = [json.loads(line) for line in scalars.read_text().splitlines()]
+    return [r['time'] for r in records if ('iter' in r or 'loss' in r) and 'time' in r]

@@ -31,7 +31,7 @@ def test_backbone_outputs_match(channels_last):
 
 @pytest.mark.parametrize('config', [
     'nanodet_shufflenetv2_lightpan_320_coco.py', 'fcos_shufflenetv2star_coco.py',
-    'retinanet_shufflenetv2_pafpn_1x_coco.py'])
+    'retinanet_shufflenetv2_pafpn_1x_coco.py', 'nanodet-plus_shufflenetv2_ghostpan_320_coco.py'])
 def test_detector_gives_same_boxes(config):
     torch.manual_seed(0)
     _, model = build_detector(str(CONFIGS / config), {'model.test_cfg.score_thr': 0.0})

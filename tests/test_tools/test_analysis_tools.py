@@ -45,3 +45,22 @@ def test_dataset_build_cost_builds_both_dataset_types_on_the_same_file():
     images = {int(row[1]) for row in rows}
     assert len(images) == 1 and 0 < images.pop() <= 40  # the same filter result
     assert all(float(row[2]) > 0 and float(row[3]) > 0 for row in rows)
+
+
+def test_compare_training_trains_each_config_alike_and_reports_it(tmp_path):
+    run_tool('tools/misc/make_synthetic_coco.py', tmp_path / 'shapes', '--train', '8', '--val',
+             '4', '--size', '128')
+    configs = [NANODET, 'configs/nanodet-plus_shufflenetv2_ghostpan_320_coco.py']
+    out = run_tool('tools/analysis_tools/compare_training.py', *configs, '--data-root',
+                   tmp_path / 'shapes', '--iters', '20', '--batch-size', '4', '--size', '128',
+                   '--workers', '0', '--work-dir', tmp_path / 'work', '--markdown',
+                   tmp_path / 'table.md').stdout
+    rows = [line.split('|')[1:-1] for line in out.splitlines() if line.startswith('| `')]
+    assert [row[0].strip() for row in rows] == [
+        '`nanodet_shufflenetv2_lightpan_320_coco`', '`nanodet-plus_shufflenetv2_ghostpan_320_coco`']
+    assert 0.9 < float(rows[0][1]) < float(rows[1][1]) < 1.2  # params at inference
+    for row in rows:
+        assert 0 <= float(row[3]) <= 1 and float(row[5]) > 0
+    assert (tmp_path / 'table.md').read_text().strip().endswith(out.strip().splitlines()[-1])
+    run = (tmp_path / 'work/nanodet-plus_shufflenetv2_ghostpan_320_coco').glob('*_run.py')
+    assert 'max_iters=20' in next(run).read_text()

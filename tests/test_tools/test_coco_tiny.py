@@ -49,6 +49,7 @@ log_processor = dict(by_epoch=False)
 @pytest.mark.parametrize('config, keep_ratio', [
     ('fcos_shufflenetv2_coco.py', True),
     ('nanodet_shufflenetv2_lightpan_320_coco.py', False),
+    ('nanodet-plus_shufflenetv2_ghostpan_320_coco.py', False),
 ])
 def test_short_training_on_coco_tiny_learns(tmp_path, config, keep_ratio):
     iters = 400

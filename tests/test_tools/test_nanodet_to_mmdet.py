@@ -1,6 +1,7 @@
-"""tools/model_converters/nanodet_to_mmdet.py: NanoDet-m's checkpoints, converted, compute what
-NanoDet-m computes (tests/reference_nanodet.py is NanoDet's code as an oracle), and bad files
-are refused without writing anything."""
+"""tools/model_converters/nanodet_to_mmdet.py: NanoDet-m's and NanoDet-Plus's checkpoints,
+converted, compute what NanoDet computes (tests/reference_nanodet.py and
+tests/reference_nanodet_plus.py are NanoDet's code as oracles), and bad files are refused without
+writing anything."""
 import pytest
 import torch
 from mmengine.config import Config
@@ -11,12 +12,15 @@ from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 
 from tests.reference_nanodet import NanoDetM, legacy_checkpoint, lightning_checkpoint
+from tests.reference_nanodet_plus import nanodet_plus_m
 from tests.reference_shufflenet import randomize_bn
 from tests.test_tools.tool_runner import REPO, run_tool
 
 CONFIGS = {0.5: 'configs/nanodet_shufflenetv2-0.5x_lightpan_320_coco.py',
            1.0: 'configs/nanodet_shufflenetv2_lightpan_320_coco.py',
            1.5: 'configs/nanodet_shufflenetv2-1.5x_lightpan_320_coco.py'}
+PLUS_CONFIGS = {1.0: 'configs/nanodet-plus_shufflenetv2_ghostpan_320_coco.py',
+                1.5: 'configs/nanodet-plus_shufflenetv2-1.5x_ghostpan_320_coco.py'}
 # NanoDet-m's normalisation of BGR images (its configs' pipeline.normalize).
 MEAN, STD = torch.tensor([103.53, 116.28, 123.675]), torch.tensor([57.375, 57.12, 58.395])
 
@@ -33,6 +37,41 @@ def random_nanodet_m(width, seed=0, num_classes=80):
         torch.nn.init.normal_(conv.weight, std=1.0)
         conv.bias.data[:num_classes] -= 4
     return model.eval()
+
+
+def random_nanodet_plus(width, seed=0, num_classes=80):
+    """NanoDet-Plus with random weights, non-trivial BN and GN affine parameters and statistics,
+    and spread class scores."""
+    torch.manual_seed(seed)
+    model = randomize_bn(nanodet_plus_m(width, num_classes), seed=seed)
+    for module in model.modules():
+        if isinstance(module, torch.nn.GroupNorm):
+            module.weight.data = torch.rand(module.num_channels) + 0.5
+            module.bias.data = torch.randn(module.num_channels) * 0.1
+    for conv in [*model.head.gfl_cls, model.aux_head.gfl_cls]:
+        torch.nn.init.normal_(conv.weight, std=1.0)
+        conv.bias.data[:num_classes] -= 4
+    return model.eval()
+
+
+def flat_outputs(cls_scores, bbox_preds):
+    """Per-level (N, C, H, W) outputs as NanoDet's (N, points, C + 32)."""
+    return torch.cat([torch.cat([c, b], 1).flatten(2) for c, b in zip(cls_scores, bbox_preds)],
+                     2).permute(0, 2, 1)
+
+
+def assert_same_detections(pred, dets, labels):
+    """The same boxes, scores and labels in the same score order; boxes of one class with
+    the same score (neighbouring priors can tie) may come in either order."""
+    assert 20 <= len(pred) == len(dets) <= 100
+    torch.testing.assert_close(pred.scores, dets[:, 4], rtol=0, atol=1e-6)
+    unmatched = list(range(len(dets)))
+    for box, score, label in zip(pred.bboxes, pred.scores, pred.labels):
+        match = next((j for j in unmatched if labels[j] == label
+                      and abs(dets[j, 4] - score) <= 1e-6
+                      and (dets[j, :4] - box).abs().max() <= 1e-4), None)
+        assert match is not None, f'no NanoDet detection for {box.tolist()} {score} {label}'
+        unmatched.remove(match)
 
 
 def random_images(num):
@@ -80,11 +119,46 @@ def test_converted_nanodet_m_computes_what_nanodet_m_computes(tmp_path, width, f
 
     for detections, (dets, labels) in zip(ours, reference.head.get_bboxes(expected,
                                                                           (320, 320))):
-        pred = detections.pred_instances
-        assert 20 <= len(pred) == len(dets) <= 100
-        assert torch.equal(pred.labels, labels)
-        torch.testing.assert_close(pred.scores, dets[:, 4], rtol=0, atol=1e-6)
-        torch.testing.assert_close(pred.bboxes, dets[:, :4], rtol=0, atol=1e-4)
+        assert_same_detections(detections.pred_instances, dets, labels)
+
+
+@pytest.mark.parametrize('width', [1.0, 1.5])
+@pytest.mark.parametrize('file_format', ['ckpt', 'pth'])
+def test_converted_nanodet_plus_computes_what_nanodet_plus_computes(tmp_path, width,
+                                                                     file_format):
+    """A .ckpt with raw and EMA weights (the EMA ones are taken), or an inference weights .pth;
+    the detection head and, for fine-tuning, the auxiliary branch."""
+    reference = random_nanodet_plus(width)
+    src = tmp_path / f'nanodet_plus.{file_format}'
+    torch.save(lightning_checkpoint(random_nanodet_plus(width, seed=1), reference)
+               if file_format == 'ckpt' else legacy_checkpoint(reference), src)
+    result = convert(src, tmp_path / 'out.pth')
+    assert result.returncode == 0, result.stderr
+    assert f'NanoDet-Plus {width}x, GhostPAN' in result.stdout
+    assert PLUS_CONFIGS[width] in result.stdout
+    model = build_converted(PLUS_CONFIGS[width], tmp_path / 'out.pth')
+
+    torch.manual_seed(1)
+    images = random_images(2)
+    samples = [DetDataSample(metainfo=dict(img_shape=(320, 320), ori_shape=(320, 320),
+                                           scale_factor=(1.0, 1.0))) for _ in images]
+    data = model.data_preprocessor(dict(inputs=list(images), data_samples=samples))
+    nanodet_input = (images.float() - MEAN[:, None, None]) / STD[:, None, None]
+    with torch.no_grad():
+        expected = reference(nanodet_input)
+        raw = flat_outputs(*model._forward(data['inputs']))
+        ours = model.predict(data['inputs'], data['data_samples'])
+        features = model.backbone(data['inputs'])
+        dual = [torch.cat(pair, 1) for pair in zip(model.neck(features),
+                                                    model.aux_neck(features))]
+        aux = flat_outputs(*model.aux_head(dual))
+        expected_aux = reference.aux_forward(nanodet_input)
+    assert (raw - expected).abs().max() < 1e-5
+    assert (aux - expected_aux).abs().max() < 1e-5
+
+    for detections, (dets, labels) in zip(ours, reference.head.get_bboxes(expected,
+                                                                          (320, 320))):
+        assert_same_detections(detections.pred_instances, dets, labels)
 
 
 def test_ema_weights_by_default_raw_weights_with_no_ema(tmp_path):
@@ -129,7 +203,8 @@ def test_bad_files_are_refused_and_nothing_is_written(tmp_path):
     model = random_nanodet_m(1.0)
     plus = lightning_checkpoint(model)
     plus['state_dict']['model.aux_head.cls_convs.0.conv.weight'] = torch.zeros(1)
-    assert 'NanoDet-Plus' in refused(tmp_path, plus)
+    assert "belong to no NanoDet-m module, e.g. ['aux_head.cls_convs.0.conv.weight']" in \
+        refused(tmp_path, plus)
 
     unknown = legacy_checkpoint(model)
     unknown['state_dict']['head.extra.weight'] = torch.zeros(1)

@@ -1,7 +1,9 @@
-"""Convert NanoDet-m's released checkpoints (NanoDet's own layout) into this project's.
+"""Convert NanoDet-m's and NanoDet-Plus's released checkpoints (NanoDet's own layout) into
+this project's.
 
 Reads NanoDet's Lightning ``.ckpt`` (``model.*`` weights; the EMA copy ``avg_model.*`` when there
-is one, unless --no-ema) and its 0.x ``.pth``, for NanoDet-m 0.5x, 1.0x and 1.5x. The weights are
+is one, unless --no-ema) and its ``.pth`` files (0.x checkpoints, NanoDet-Plus's inference
+weights), for NanoDet-m 0.5x, 1.0x and 1.5x and NanoDet-Plus-m 1.0x and 1.5x. The weights are
 checked strictly against the matching config's detector (or --config's) before anything is
 written, and written in one piece.
 
@@ -26,20 +28,23 @@ from mmdet.datasets import CocoDataset
 import shufflenet_det  # noqa: F401  (registers the modules)
 from shufflenet_det.engine import atomic_write
 from shufflenet_det.models.dense_heads import NanoDetHead
-from shufflenet_det.models.nanodet_checkpoint import (convert_nanodet_m, identify_nanodet_m,
+from shufflenet_det.models.nanodet_checkpoint import (convert_nanodet, identify_nanodet,
                                                       select_nanodet_weights)
 from shufflenet_det.utils import (CheckpointError, build_checked_model, check_weights_fit,
                                   safe_torch_load)
 from shufflenet_det.utils.cli import exit_status
 
 REPO = Path(__file__).resolve().parents[2]
-# NanoDet-m's widths -> this project's configs of the same network (a file does not say at which
-# input size it was trained: NanoDet-m 1.0x has a 320 and a 416 model).
+# NanoDet's models and widths -> this project's configs of the same network (a file does not say
+# at which input size it was trained: NanoDet-m 1.0x has a 320 and a 416 model).
 CONFIGS = {
-    0.5: ['configs/nanodet_shufflenetv2-0.5x_lightpan_320_coco.py'],
-    1.0: ['configs/nanodet_shufflenetv2_lightpan_320_coco.py',
-          'configs/nanodet_shufflenetv2_lightpan_416_coco.py'],
-    1.5: ['configs/nanodet_shufflenetv2-1.5x_lightpan_320_coco.py'],
+    ('NanoDet-m', 0.5): ['configs/nanodet_shufflenetv2-0.5x_lightpan_320_coco.py'],
+    ('NanoDet-m', 1.0): ['configs/nanodet_shufflenetv2_lightpan_320_coco.py',
+                         'configs/nanodet_shufflenetv2_lightpan_416_coco.py'],
+    ('NanoDet-m', 1.5): ['configs/nanodet_shufflenetv2-1.5x_lightpan_320_coco.py'],
+    ('NanoDet-Plus', 1.0): ['configs/nanodet-plus_shufflenetv2_ghostpan_320_coco.py',
+                            'configs/nanodet-plus_shufflenetv2_ghostpan_416_coco.py'],
+    ('NanoDet-Plus', 1.5): ['configs/nanodet-plus_shufflenetv2-1.5x_ghostpan_320_coco.py'],
 }
 COCO_CLASSES = 80
 
@@ -65,7 +70,7 @@ def build_head(config: str) -> Tuple[torch.nn.Module, NanoDetHead]:
     cfg = Config.fromfile(config if os.path.isfile(config) else str(REPO / config))
     model = build_checked_model(cfg.model, cfg.get('default_scope', 'mmdet'))
     if not isinstance(getattr(model, 'bbox_head', None), NanoDetHead):
-        raise CheckpointError(f'{config} is not a NanoDet-style detector (NanoDetHead); NanoDet-m '
+        raise CheckpointError(f'{config} is not a NanoDet-style detector (NanoDetHead); NanoDet '
                               'weights go into one')
     return model, model.bbox_head
 
@@ -77,26 +82,34 @@ def convert(src: str, config: Optional[str], use_ema: bool) -> Tuple[dict, str]:
     ``CONFIGS``); any mismatch raises :class:`CheckpointError`.
     """
     weights, which = select_nanodet_weights(safe_torch_load(src), use_ema)
-    width, channels = identify_nanodet_m(weights)
-    if width not in CONFIGS:
-        raise CheckpointError(f'{src}: NanoDet-m has no {width}x model; this project has '
-                              f'configs for widths {sorted(CONFIGS)}')
-    config = config or CONFIGS[width][0]
+    family, width, channels = identify_nanodet(weights)
+    if (family, width) not in CONFIGS:
+        widths = sorted(w for f, w in CONFIGS if f == family)
+        raise CheckpointError(f'{src}: this project has no config for {family} {width}x, only '
+                              f'for widths {widths}')
+    matching = CONFIGS[family, width]
+    config = config or matching[0]
     model, head = build_head(config)
-    state_dict = convert_nanodet_m(weights)
+    state_dict = convert_nanodet(weights, family)
+    expected = model.state_dict()
+    # NanoDet's SimpleConvHead has no bins of its own (NanoDet's head integrates for it); this
+    # project's keeps them as a constant buffer.
+    if 'aux_head.integral.project' in expected and family == 'NanoDet-Plus':
+        state_dict.setdefault('aux_head.integral.project', expected['aux_head.integral.project'])
     outputs = state_dict.get('bbox_head.out_convs.0.weight')
     num_classes = None if outputs is None else outputs.shape[0] - 4 * (head.reg_max + 1)
-    source = f'{src} (NanoDet-m {width}x, PAN {channels}, {num_classes} classes, {which})'
+    neck = 'PAN' if family == 'NanoDet-m' else 'GhostPAN'
+    source = f'{src} ({family} {width}x, {neck} {channels}, {num_classes} classes, {which})'
     try:
-        check_weights_fit(model.state_dict(), state_dict, source, f'the detector of {config}')
+        check_weights_fit(expected, state_dict, source, f'the detector of {config}')
     except CheckpointError as err:
-        hint = f'; the configs for this file: {", ".join(CONFIGS[width])}'
+        hint = f'; the configs for this file: {", ".join(matching)}'
         if num_classes not in (None, COCO_CLASSES):
             hint += f', with model.bbox_head.num_classes={num_classes}'
         raise CheckpointError(f'{err}{hint}') from None
     model.load_state_dict(state_dict, strict=False)  # every key was checked above
     meta = dict(source=os.path.basename(src), nanodet_weights=which, config=config,
-                matching_configs=CONFIGS[width])
+                matching_configs=matching)
     if num_classes == COCO_CLASSES:
         meta['dataset_meta'] = dict(CocoDataset.METAINFO)
     return dict(state_dict=model.state_dict(), meta=meta), source

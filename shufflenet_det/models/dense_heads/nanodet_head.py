@@ -18,8 +18,8 @@ from mmdet.utils import ConfigType, InstanceList
 class NanoDetHead(GFLHead):
     """GFL head shaped like NanoDet-m's.
 
-    Each level has its own tower of ``stacked_convs`` depthwise-separable convs (3x3 depthwise
-    + BN + act, 1x1 + BN + act; not shared across levels) and its own 1x1 output conv that
+    Each level has its own tower of ``stacked_convs`` depthwise-separable convs (``kernel_size``
+    depthwise + BN + act, 1x1 + BN + act; not shared across levels) and its own 1x1 output conv that
     emits the class scores and the box distribution together (``num_classes + 4 * (reg_max +
     1)`` channels). Losses (QFL, DFL, GIoU), the ATSS assigner and decoding are ``GFLHead``'s.
     There is no per-level ``Scale``: NanoDet has none. At inference the box distributions are
@@ -31,6 +31,8 @@ class NanoDetHead(GFLHead):
         num_classes (int): Number of classes.
         in_channels (int): Channels of every input level.
         stacked_convs (int): Depthwise-separable convs per tower. Default: 2.
+        kernel_size (int): Kernel of the depthwise convs: 3 in NanoDet-m, 5 in NanoDet-Plus.
+            Default: 3.
         norm_cfg (dict): Norm of the tower convs. Default: dict(type='BN').
         act_cfg (dict): Activation of the tower convs. Default: dict(type='LeakyReLU',
             negative_slope=0.1).
@@ -41,10 +43,12 @@ class NanoDetHead(GFLHead):
                  num_classes: int,
                  in_channels: int,
                  stacked_convs: int = 2,
+                 kernel_size: int = 3,
                  norm_cfg: ConfigType = dict(type='BN'),
                  act_cfg: ConfigType = dict(type='LeakyReLU', negative_slope=0.1),
                  **kwargs) -> None:
         self.act_cfg = act_cfg
+        self.kernel_size = kernel_size
         super().__init__(
             num_classes=num_classes,
             in_channels=in_channels,
@@ -61,8 +65,8 @@ class NanoDetHead(GFLHead):
                 DepthwiseSeparableConvModule(
                     self.in_channels if i == 0 else self.feat_channels,
                     self.feat_channels,
-                    3,
-                    padding=1,
+                    self.kernel_size,
+                    padding=self.kernel_size // 2,
                     norm_cfg=self.norm_cfg,
                     act_cfg=self.act_cfg) for i in range(self.stacked_convs)
             ]) for _ in range(num_levels)

@@ -1,3 +1,4 @@
+from .ghost_pan import GhostPAN
 from .light_pan import LightPAN
 
-__all__ = ['LightPAN']
+__all__ = ['GhostPAN', 'LightPAN']

@@ -1,0 +1,3 @@
+from .nanodet_plus import NanoDetPlus
+
+__all__ = ['NanoDetPlus']

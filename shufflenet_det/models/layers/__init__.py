@@ -1,0 +1,3 @@
+from .ghost_bottleneck import GhostBottleneck, GhostModule
+
+__all__ = ['GhostBottleneck', 'GhostModule']
