@@ -82,6 +82,16 @@ def random_images(num):
             + fine).clamp(0, 255).to(torch.uint8)
 
 
+def converter_inputs(model):
+    """Two 320x320 images, as this project's detector and as NanoDet-m/Plus read them."""
+    torch.manual_seed(1)
+    images = random_images(2)
+    samples = [DetDataSample(metainfo=dict(img_shape=(320, 320), ori_shape=(320, 320),
+                                           scale_factor=(1.0, 1.0))) for _ in images]
+    data = model.data_preprocessor(dict(inputs=list(images), data_samples=samples))
+    return data, (images.float() - MEAN[:, None, None]) / STD[:, None, None]
+
+
 def build_converted(config, checkpoint):
     cfg = Config.fromfile(str(REPO / config))
     init_default_scope('mmdet')
@@ -103,12 +113,7 @@ def test_converted_nanodet_m_computes_what_nanodet_m_computes(tmp_path, width, f
     assert 'BatchNorms are folded' not in result.stdout  # they have real statistics here
     model = build_converted(CONFIGS[width], tmp_path / 'out.pth')
 
-    torch.manual_seed(1)
-    images = random_images(2)
-    samples = [DetDataSample(metainfo=dict(img_shape=(320, 320), ori_shape=(320, 320),
-                                           scale_factor=(1.0, 1.0))) for _ in images]
-    data = model.data_preprocessor(dict(inputs=list(images), data_samples=samples))
-    nanodet_input = (images.float() - MEAN[:, None, None]) / STD[:, None, None]
+    data, nanodet_input = converter_inputs(model)
     with torch.no_grad():
         expected = reference(nanodet_input)
         cls_scores, bbox_preds = model._forward(data['inputs'])
@@ -138,12 +143,7 @@ def test_converted_nanodet_plus_computes_what_nanodet_plus_computes(tmp_path, wi
     assert PLUS_CONFIGS[width] in result.stdout
     model = build_converted(PLUS_CONFIGS[width], tmp_path / 'out.pth')
 
-    torch.manual_seed(1)
-    images = random_images(2)
-    samples = [DetDataSample(metainfo=dict(img_shape=(320, 320), ori_shape=(320, 320),
-                                           scale_factor=(1.0, 1.0))) for _ in images]
-    data = model.data_preprocessor(dict(inputs=list(images), data_samples=samples))
-    nanodet_input = (images.float() - MEAN[:, None, None]) / STD[:, None, None]
+    data, nanodet_input = converter_inputs(model)
     with torch.no_grad():
         expected = reference(nanodet_input)
         raw = flat_outputs(*model._forward(data['inputs']))

@@ -1,5 +1,5 @@
 """NanoDet-Plus: a one-stage detector trained with assign guidance from an auxiliary head."""
-from typing import Dict, Union
+from typing import Dict
 
 import torch
 from mmengine.logging import MessageHub
@@ -55,8 +55,7 @@ class NanoDetPlus(SingleStageDetector):
         self.aux_head = MODELS.build(aux_head)
         self.detach_epoch = detach_epoch
 
-    def loss(self, batch_inputs: Tensor,
-             batch_data_samples: SampleList) -> Union[Dict[str, Tensor], list]:
+    def loss(self, batch_inputs: Tensor, batch_data_samples: SampleList) -> Dict[str, Tensor]:
         """Losses of the head and of the auxiliary head, both assigned by the latter.
 
         Args:
