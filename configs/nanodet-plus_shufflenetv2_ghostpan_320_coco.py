@@ -9,13 +9,32 @@
 # raw weights in ema_state_dict).
 # Differences from NanoDet's own pipeline, as in the NanoDet-m configs: MMCV's resize instead of
 # NanoDet's warpPerspective, images stretched to 320x320, and MMDetection's augmentation
-# (RandomAffine without NanoDet's separate x/y stretch, PhotoMetricDistortion).
+# (RandomAffine, which scales about the top-left corner where NanoDet scales about the centre,
+# with NanoDet's x/y stretch added by StretchedRandomAffine; PhotoMetricDistortion).
 _base_ = [
     '_base_/models/nanodet-plus_shufflenetv2_ghostpan.py',
     '_base_/datasets/coco_detection_nanodet_320.py',
     '_base_/schedules/schedule_1x.py',
     '_base_/default_runtime.py',
 ]
+
+# NanoDet-Plus's augmentation: NanoDet-m's (_base_/datasets/coco_detection_nanodet_320.py)
+# plus its separate x and y stretch of 0.8-1.2.
+img_scale = (320, 320)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='StretchedRandomAffine', stretch_range=((0.8, 1.2), (0.8, 1.2)),
+         max_rotate_degree=0, max_shear_degree=0, scaling_ratio_range=(0.6, 1.4),
+         max_translate_ratio=0.2, border=(0, 0)),
+    dict(type='Resize', scale=img_scale, keep_ratio=False),
+    dict(type='PhotoMetricDistortion', brightness_delta=32, contrast_range=(0.6, 1.4),
+         saturation_range=(0.5, 1.2), hue_delta=0),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='FilterAnnotations', min_gt_bbox_wh=(1, 1), keep_empty=False),
+    dict(type='PackDetInputs')
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 
 max_epochs = 300
 train_cfg = dict(max_epochs=max_epochs, val_interval=10)

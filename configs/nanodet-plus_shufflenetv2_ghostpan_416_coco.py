@@ -6,8 +6,9 @@ img_scale = (416, 416)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='RandomAffine', max_rotate_degree=0, max_shear_degree=0,
-         scaling_ratio_range=(0.6, 1.4), max_translate_ratio=0.2, border=(0, 0)),
+    dict(type='StretchedRandomAffine', stretch_range=((0.8, 1.2), (0.8, 1.2)),
+         max_rotate_degree=0, max_shear_degree=0, scaling_ratio_range=(0.6, 1.4),
+         max_translate_ratio=0.2, border=(0, 0)),
     dict(type='Resize', scale=img_scale, keep_ratio=False),
     dict(type='PhotoMetricDistortion', brightness_delta=32, contrast_range=(0.6, 1.4),
          saturation_range=(0.5, 1.2), hue_delta=0),

@@ -1,0 +1,3 @@
+from .stretched_random_affine import StretchedRandomAffine
+
+__all__ = ['StretchedRandomAffine']
