@@ -47,8 +47,11 @@ optim_wrapper = dict(
     optimizer=dict(_delete_=True, type='AdamW', lr=1e-3, weight_decay=0.05),
     clip_grad=dict(max_norm=35, norm_type=2))
 default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=3))
+# load_from a detector of other classes (a converted COCO NanoDet-Plus, say): both heads' class
+# scores matched by name, before the EMA copy takes the loaded weights.
 custom_hooks = [
     dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0002, gamma=2000,
-         update_buffers=True, priority=49)
+         update_buffers=True, priority=49),
+    dict(type='ClassTransferHook', priority=48)
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=96)

@@ -14,10 +14,12 @@ CONFIG = REPO / 'configs/nanodet_shufflenetv2-0.5x_lightpan_320_coco.py'
 COCO = CocoDataset.METAINFO['classes']
 
 
-def runner_for(tmp_path, classes, name):
+def runner_for(tmp_path, classes, name, config=CONFIG):
     """A runner whose dataset has ``classes`` (as MMEngine's loops tell the visualizer)."""
-    cfg = Config.fromfile(str(CONFIG))
-    cfg.model.bbox_head.num_classes = len(classes)
+    cfg = Config.fromfile(str(config))
+    for head in ('bbox_head', 'aux_head'):
+        if head in cfg.model:
+            cfg.model[head].num_classes = len(classes)
     runner = Runner(model=cfg.model, work_dir=str(tmp_path / name), default_scope='mmdet',
                     custom_hooks=cfg.custom_hooks,
                     experiment_name=f'{tmp_path.name}_{name}')  # unique: one logger each
@@ -29,9 +31,9 @@ def logged(runner):
     return (Path(runner.log_dir) / f'{runner.timestamp}.log').read_text()
 
 
-def save_coco_checkpoint(tmp_path, with_classes=True):
+def save_coco_checkpoint(tmp_path, with_classes=True, config=CONFIG):
     torch.manual_seed(0)
-    coco = runner_for(tmp_path, COCO, 'coco').model
+    coco = runner_for(tmp_path, COCO, 'coco', config).model
     meta = dict(dataset_meta=dict(classes=COCO)) if with_classes else {}
     torch.save(dict(state_dict=coco.state_dict(), meta=meta), tmp_path / 'coco.pth')
     return coco.state_dict()
@@ -85,3 +87,23 @@ def test_without_class_names_the_mismatched_tensors_are_not_loaded(tmp_path):
     state = runner.model.state_dict()
     assert torch.equal(state['bbox_head.out_convs.0.weight'], initial)
     assert torch.equal(state['backbone.conv1.conv.weight'], coco['backbone.conv1.conv.weight'])
+
+
+def test_nanodet_plus_transfers_both_heads_before_the_ema_copy(tmp_path):
+    config = REPO / 'configs/nanodet-plus_shufflenetv2_ghostpan_320_coco.py'
+    coco = save_coco_checkpoint(tmp_path, config=config)
+    runner = runner_for(tmp_path, ('dog', 'widget'), 'plus', config)
+    runner.call_hook('before_run')  # EMAHook makes its copy of the model, as in training
+    initial = {k: v.clone() for k, v in runner.model.state_dict().items()}
+    runner.load_checkpoint(str(tmp_path / 'coco.pth'))
+    loaded = runner.model.state_dict()
+    for key in ('bbox_head.out_convs.3.weight', 'aux_head.gfl_cls.weight',
+                'aux_head.gfl_cls.bias'):
+        assert torch.equal(loaded[key][0], coco[key][COCO.index('dog')])
+        assert torch.equal(loaded[key][1], initial[key][1])
+    bias = 'bbox_head.out_convs.3.bias'
+    assert torch.equal(loaded[bias][2:], coco[bias][80:])  # the box distribution
+    ema = next(h for h in runner.hooks if type(h).__name__ == 'EMAHook').ema_model.module
+    # The EMA copy took the checkpoint after ClassTransferHook had rewritten it.
+    assert torch.equal(ema.state_dict()['aux_head.gfl_cls.weight'][0],
+                       coco['aux_head.gfl_cls.weight'][COCO.index('dog')])

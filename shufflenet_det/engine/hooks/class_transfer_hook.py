@@ -36,6 +36,10 @@ def transfer_class_rows(loaded: torch.Tensor, initial: torch.Tensor,
     return result
 
 
+# The detector's heads whose class scores follow the run's classes (``aux_head``: NanoDet-Plus).
+HEADS = ('bbox_head', 'aux_head')
+
+
 @HOOKS.register_module()
 class ClassTransferHook(Hook):
     """Load a checkpoint trained on other classes into a head with the run's classes.
@@ -47,8 +51,9 @@ class ClassTransferHook(Hook):
     the run's classes, matched by name in any order (see :func:`transfer_class_rows`): a class
     the checkpoint has (``meta.dataset_meta.classes``) takes its trained scores; another one
     starts from the model's initialisation; the channels after the class scores are kept. The
-    log names the classes of each kind. It needs a head that names its class-score parameters
-    (``class_score_params()``, as ``NanoDetHead`` does); it does nothing when the classes agree.
+    log names the classes of each kind. It needs heads that name their class-score parameters
+    (``class_score_params()``, as ``NanoDetHead`` and NanoDet-Plus's auxiliary
+    ``SimpleConvHead`` do); it does nothing when the classes agree.
     """
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
@@ -65,16 +70,18 @@ class ClassTransferHook(Hook):
         if not classes or loaded_classes == classes:
             return
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        head = getattr(model, 'bbox_head', None)
+        heads = {name: getattr(model, name) for name in HEADS if hasattr(model, name)}
         state_dict = checkpoint.get('state_dict', checkpoint)
-        if not hasattr(head, 'class_score_params'):
+        lacking = [type(h).__name__ for h in heads.values() if not hasattr(h, 'class_score_params')]
+        if lacking or not heads:
             runner.logger.warning(
-                f'ClassTransferHook: {type(head).__name__} names no class-score parameters, so '
-                "the checkpoint's classes cannot be matched to the run's by name")
+                f'ClassTransferHook: {" and ".join(lacking) or type(model).__name__} names no '
+                "class-score parameters, so the checkpoint's classes cannot be matched to the "
+                "run's by name")
             return
         initial = model.state_dict()
-        keys = [f'bbox_head.{name}' for name in head.class_score_params()
-                if f'bbox_head.{name}' in state_dict]
+        keys = [f'{name}.{param}' for name, head in heads.items()
+                for param in head.class_score_params() if f'{name}.{param}' in state_dict]
         if not loaded_classes:
             if any(state_dict[key].shape != initial[key].shape for key in keys):
                 runner.logger.warning(

@@ -1,4 +1,6 @@
 """NanoDet-Plus's auxiliary head: MMDetection's GFL head with NanoDet's activation."""
+from typing import List
+
 from mmcv.cnn import ConvModule
 from torch import nn
 
@@ -40,3 +42,8 @@ class SimpleConvHead(GFLHead):
                        3, padding=1, conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
                        act_cfg=self.act_cfg) for i in range(self.stacked_convs)
         ]) for _ in range(2))
+
+    def class_score_params(self) -> List[str]:
+        """Parameters whose first ``num_classes`` output channels are the class scores, for
+        ``ClassTransferHook``."""
+        return ['gfl_cls.weight', 'gfl_cls.bias']
