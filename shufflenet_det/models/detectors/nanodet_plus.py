@@ -31,7 +31,8 @@ class NanoDetPlus(SingleStageDetector):
         aux_head (dict): Auxiliary head config (``SimpleConvHead``), whose ``in_channels``
             are twice the neck's.
         detach_epoch (int): The first (0-based) epoch in which the auxiliary branch is
-            detached. Default: 10.
+            detached, read from MMEngine's message hub (an ``IterBasedTrainLoop`` stays at
+            epoch 0, so it never detaches). Default: 10.
         train_cfg (dict, optional): Training config of the head. Default: None.
         test_cfg (dict, optional): Testing config of the head. Default: None.
         data_preprocessor (dict, optional): Data preprocessor config. Default: None.
