@@ -72,11 +72,13 @@ class PAN(nn.Module):
 
 
 class DepthwiseConvModule(nn.Module):
-    """depthwise 3x3, dwnorm, act, pointwise 1x1, pwnorm, act (no conv bias: BN follows)."""
+    """depthwise kxk (3x3 in NanoDet-m), dwnorm, act, pointwise 1x1, pwnorm, act (no conv
+    bias: BN follows)."""
 
-    def __init__(self, inp, oup):
+    def __init__(self, inp, oup, kernel_size=3, stride=1):
         super().__init__()
-        self.depthwise = nn.Conv2d(inp, inp, 3, 1, 1, groups=inp, bias=False)
+        self.depthwise = nn.Conv2d(inp, inp, kernel_size, stride, kernel_size // 2,
+                                   groups=inp, bias=False)
         self.pointwise = nn.Conv2d(inp, oup, 1, bias=False)
         self.dwnorm = nn.BatchNorm2d(inp)
         self.pwnorm = nn.BatchNorm2d(oup)

@@ -19,8 +19,9 @@ from typing import List, Tuple
 import torch
 import torch.nn as nn
 
-from tests.reference_nanodet import (REG_MAX, Integral, NanoDetShuffleNetV2, leaky_relu,
-                                     legacy_checkpoint, lightning_checkpoint, multiclass_nms)
+from tests.reference_nanodet import (REG_MAX, DepthwiseConvModule, Integral,
+                                     NanoDetShuffleNetV2, leaky_relu, legacy_checkpoint,
+                                     lightning_checkpoint, multiclass_nms)
 
 __all__ = [
     'NANODET_PLUS_CHANNELS', 'STRIDES', 'ConvModule', 'DepthwiseConvModule', 'GhostModule',
@@ -54,23 +55,6 @@ class ConvModule(nn.Module):
         if self.norm_name is not None:
             x = getattr(self, self.norm_name)(x)
         return self.act(x)
-
-
-class DepthwiseConvModule(nn.Module):
-    """depthwise kxk, dwnorm, act, pointwise 1x1, pwnorm, act (no conv bias: BN follows)."""
-
-    def __init__(self, inp, oup, kernel_size, stride=1):
-        super().__init__()
-        self.depthwise = nn.Conv2d(inp, inp, kernel_size, stride, kernel_size // 2,
-                                   groups=inp, bias=False)
-        self.pointwise = nn.Conv2d(inp, oup, 1, bias=False)
-        self.dwnorm = nn.BatchNorm2d(inp)
-        self.pwnorm = nn.BatchNorm2d(oup)
-        self.act = leaky_relu()
-
-    def forward(self, x):
-        x = self.act(self.dwnorm(self.depthwise(x)))
-        return self.act(self.pwnorm(self.pointwise(x)))
 
 
 class GhostModule(nn.Module):
