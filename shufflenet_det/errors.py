@@ -14,3 +14,8 @@ class ConfigError(UserError, ValueError):
 class ModelConfigError(ConfigError):
     """A model config that cannot work: an unknown argument, a value a module does not take,
     or mismatched channels."""
+
+
+class DeployedModelError(UserError, ValueError):
+    """An exported model that cannot be run: a missing or unreadable file, a runtime that is not
+    installed, or inputs larger than the size it was exported for."""

@@ -6,7 +6,11 @@ import pytest
 import torch
 import torch.nn as nn
 
-from shufflenet_det.apis.onnx_export import OnnxRuntimeDetector, export_onnx
+from mmdet.structures import DetDataSample
+
+from shufflenet_det.apis.onnx_export import export_onnx
+from shufflenet_det.deployment import DeployedDetector
+from shufflenet_det.deployment.onnx_runtime_network import OnnxRuntimeNetwork
 from shufflenet_det.utils.complexity import build_detector
 from tests.matching import matched_fraction
 from tests.reference_shufflenet import randomize_bn
@@ -24,13 +28,13 @@ def test_onnx_runtime_matches_pytorch(path, tmp_path):
     randomize_bn(model).eval()
     size = (128, 160)
     export_onnx(model, str(tmp_path / 'model.onnx'), size)
-    runtime = OnnxRuntimeDetector(str(tmp_path / 'model.onnx'), model, threads=1)
+    network = OnnxRuntimeNetwork(str(tmp_path / 'model.onnx'), threads=1)
 
     images = torch.randint(0, 256, (3, 3, *size)).float()  # a batch size other than export's
     with torch.no_grad():
         normalized = model.data_preprocessor(dict(inputs=list(images.byte())))['inputs']
         expected = [level for group in model._forward(normalized) for level in group]
-    raw = runtime.raw(images.numpy())
+    raw = network(images.numpy())
     assert len(raw) == len(expected)
     for out, exp in zip(raw, expected):
         assert out.shape == tuple(exp.shape)
@@ -40,6 +44,9 @@ def test_onnx_runtime_matches_pytorch(path, tmp_path):
     with torch.no_grad():
         reference = model.bbox_head.predict_by_feat(
             *model._forward(normalized), batch_img_metas=metas, rescale=True)
-    for pred, ref in zip(runtime.predict(images.numpy(), metas), reference):
+    deployed = DeployedDetector(network, model)  # un-normalises what the preprocessor gives
+    samples = [DetDataSample(metainfo=meta) for meta in metas]
+    predictions = [sample.pred_instances for sample in deployed.predict(normalized, samples)]
+    for pred, ref in zip(predictions, reference):
         assert len(pred) == len(ref) > 0
         assert matched_fraction(pred, ref) >= 0.98

@@ -34,7 +34,7 @@ def test_onnx_runtime_script_finds_the_boxes_pytorch_finds(tmp_path):
     out = run_tool('tools/deployment/pytorch2onnx.py', CONFIG, '--weights',
                    tmp_path / 'model.pth', '--out', tmp_path / 'm.onnx').stdout
     assert 'input image (N, 3, 416, 416)' in out
-    onnx = run_tool('tools/deployment/onnxruntime_infer.py', tmp_path / 'm.onnx', CONFIG,
+    onnx = run_tool('tools/deployment/image_demo.py', tmp_path / 'm.onnx', CONFIG,
                     image, '--score-thr', '0.2', '--out-file', tmp_path / 'pred.jpg').stdout
     torch_out = run_tool('tools/image_demo.py', image, CONFIG, '--weights',
                          tmp_path / 'model.pth', '--score-thr', '0.2').stdout

@@ -72,9 +72,9 @@ ENTRY_POINTS = {
         ['tools/deployment/pytorch2onnx.py', CONFIG, '--weights', '{evil}', '--out',
          '{tmp}/model.onnx'], ['model.onnx']),
     # Tools that build a detector from a config (build_detector: init_weights) load the
-    # backbone's init_cfg checkpoint; onnxruntime_infer reads no .pth of its own.
-    'onnxruntime_infer config init_cfg': (
-        ['tools/deployment/onnxruntime_infer.py', '{tmp}/model.onnx', '{evil_config}', '{image}',
+    # backbone's init_cfg checkpoint; the deployment image_demo reads no .pth of its own.
+    'deployment image_demo config init_cfg': (
+        ['tools/deployment/image_demo.py', '{tmp}/model.onnx', '{evil_config}', '{image}',
          '--out-file', '{tmp}/pred.jpg'], ['pred.jpg']),
     'get_flops init_cfg Pretrained': (
         ['tools/analysis_tools/get_flops.py', CONFIG, '--cfg-options', 'PRETRAINED'], []),

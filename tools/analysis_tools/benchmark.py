@@ -36,7 +36,8 @@ from shufflenet_det.apis import optimize_for_inference
 from shufflenet_det.benchmarking import (ReferenceShuffleNetV2, matmul_peak_gflops,
                                          median_and_iqr, onnx_runtime_session,
                                          time_interleaved)
-from shufflenet_det.apis.onnx_export import OnnxRuntimeDetector, export_onnx
+from shufflenet_det.apis.onnx_export import export_onnx
+from shufflenet_det.deployment import DeployedDetector, load_network
 from shufflenet_det.models.backbones import ShuffleNetV2
 from shufflenet_det.utils.cli import exit_status
 from shufflenet_det.utils.complexity import build_detector, complexity, end_to_end_batch
@@ -110,19 +111,17 @@ def bench_detector(config: str, args, peak: float) -> List[dict]:
     for size in sizes:
         onnx_path = f'{args.workdir}/{name}_{size}.onnx'
         export_onnx(model, onnx_path, (size, size))
-        onnx_model = OnnxRuntimeDetector(onnx_path, model, args.threads)
+        onnx_model = DeployedDetector(load_network(onnx_path, threads=args.threads), model)
         for batch in args.batches:
             data = end_to_end_batch((size, size), batch)
             fast_inputs = fast.data_preprocessor(data)['inputs']  # channels-last if it can
-            images = torch.stack(data['inputs']).float().numpy()
-            metas = [sample.metainfo for sample in data['data_samples']]
             macs = complexity(model, (size, size))['flops'] * batch
             print(f'{name} {size}x{size} batch {batch} ...', flush=True)
             times = time_interleaved({
                 'end to end': lambda: model.test_step(data),
                 'end to end, fast path': lambda: fast.test_step(data),
                 'network only, fast path': lambda: fast._forward(fast_inputs),
-                'end to end, ONNX Runtime': lambda: onnx_model.predict(images, metas),
+                'end to end, ONNX Runtime': lambda: onnx_model.test_step(data),
             }, args.repeats, args.warmup)
             timed = summarize(name, times, 'end to end', macs, peak, size=size, batch=batch)
             fast_e2e, network = timed[1]['median_ms'], timed[2]['median_ms']

@@ -1,0 +1,116 @@
+"""Static INT8 quantization of an exported network with ONNX Runtime's quantization tool.
+
+QDQ format, per-channel INT8 weights, UINT8 activations, ranges calibrated on real images.
+"""
+import copy
+import os
+from typing import Callable, Iterator, Optional, Sequence, Tuple
+
+import numpy as np
+from mmdet.registry import DATASETS
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+
+from shufflenet_det.errors import ConfigError
+from shufflenet_det.utils import leaf_datasets
+from .deployed_detector import DeployedDetector
+
+CALIBRATION_METHODS = ('minmax', 'entropy', 'percentile')
+
+
+class CalibrationImages:
+    """ONNX Runtime's calibration data reader over prepared network inputs.
+
+    Args:
+        input_name (str): The graph's input name.
+        batches (Iterator[np.ndarray]): Float32 BGR batches (N, 3, H, W), as the network takes.
+        on_batch (Callable, optional): Called after each batch is handed out (progress).
+    """
+
+    def __init__(self, input_name: str, batches: Iterator[np.ndarray],
+                 on_batch: Optional[Callable[[], None]] = None) -> None:
+        self.input_name = input_name
+        self.batches = batches
+        self.on_batch = on_batch
+
+    def get_next(self) -> Optional[dict]:
+        batch = next(self.batches, None)
+        if batch is None:
+            return None
+        if self.on_batch is not None:
+            self.on_batch()
+        return {self.input_name: batch}
+
+
+def quantize_int8(fp32_path: str, int8_path: str, calibration: CalibrationImages,
+                  method: str = 'minmax', fp32_op_types: Sequence[str] = (),
+                  fp32_nodes: Sequence[str] = ()) -> None:
+    """Write a static INT8 QDQ model of ``fp32_path`` to ``int8_path``.
+
+    The FP32 graph is first run through ONNX Runtime's pre-processing (shape inference and
+    graph optimisation, which folds what can be folded before quantization).
+
+    Args:
+        fp32_path (str): The FP32 ``.onnx`` file.
+        int8_path (str): The INT8 ``.onnx`` file to write.
+        calibration (CalibrationImages): The calibration inputs.
+        method (str): ``minmax``, ``entropy`` or ``percentile``. Default: ``minmax``.
+        fp32_op_types (Sequence[str]): ONNX op types to leave in FP32, e.g. ``('Resize', )``.
+        fp32_nodes (Sequence[str]): Node names to leave in FP32.
+    """
+    import onnx
+    from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
+    from onnxruntime.quantization.registry import QDQRegistry
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    if method not in CALIBRATION_METHODS:
+        raise ValueError(f'calibration method must be one of {CALIBRATION_METHODS}, '
+                         f'but got {method!r}')
+    methods = dict(minmax=CalibrationMethod.MinMax, entropy=CalibrationMethod.Entropy,
+                   percentile=CalibrationMethod.Percentile)
+    prepared = f'{int8_path}.fp32-prepared.onnx'
+    quant_pre_process(fp32_path, prepared)
+    op_types = sorted({node.op_type for node in onnx.load(prepared).graph.node} &
+                      set(QDQRegistry) - set(fp32_op_types))
+    try:
+        quantize_static(
+            prepared, int8_path, calibration, quant_format=QuantFormat.QDQ, per_channel=True,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            op_types_to_quantize=op_types, nodes_to_exclude=list(fp32_nodes),
+            calibrate_method=methods[method])
+    finally:
+        os.remove(prepared)
+
+
+def calibration_batches(cfg: Config, deployed: DeployedDetector, count: int, seed: int,
+                        split: str = 'train') -> Tuple[int, Iterator[np.ndarray]]:
+    """Network inputs from ``count`` images of the config's ``{split}_dataloader`` dataset,
+    drawn with ``seed``, prepared as at test time (the test pipeline, the data preprocessor).
+
+    Args:
+        cfg (Config): The config.
+        deployed (DeployedDetector): The FP32 network as a detector (for the preprocessing).
+        count (int): Images to draw; all of them if the dataset has fewer.
+        seed (int): Seed of the draw.
+        split (str): ``train``, ``val`` or ``test``. Default: ``train``, so that the images
+            the model is then evaluated on play no part in its quantization.
+
+    Returns:
+        tuple: The number of images and an iterator of (1, 3, H, W) float32 BGR batches.
+    """
+    leaves = list(leaf_datasets(f'{split}_dataloader', cfg.get(f'{split}_dataloader')))
+    if not leaves:
+        raise ConfigError(f'the config has no {split}_dataloader dataset to calibrate on')
+    (_, test_dataset), *_ = leaf_datasets('test_dataloader', cfg.test_dataloader)
+    dataset_cfg = copy.deepcopy(leaves[0][1])
+    dataset_cfg.update(pipeline=test_dataset['pipeline'], test_mode=True)
+    dataset = DATASETS.build(dataset_cfg)
+    picked = np.random.default_rng(seed).permutation(len(dataset))[:count]
+
+    def batches() -> Iterator[np.ndarray]:
+        for index in picked:
+            data = deployed.data_preprocessor(pseudo_collate([dataset[int(index)]]), False)
+            yield deployed.network_images(data['inputs'])
+
+    return len(picked), batches()

@@ -1,0 +1,31 @@
+"""An exported network run by OpenVINO on the CPU."""
+from typing import List
+
+import numpy as np
+
+from .deployed_network import DeployedNetwork
+
+
+class OpenVinoNetwork(DeployedNetwork):
+    """An OpenVINO IR (``.xml`` with its ``.bin``) or an ``.onnx`` file, compiled for the CPU.
+
+    Args:
+        path (str): The ``.xml`` or ``.onnx`` file.
+        threads (int): Inference threads; 0 lets OpenVINO choose. Default: 0.
+    """
+
+    def __init__(self, path: str, threads: int = 0) -> None:
+        import openvino  # an optional dependency (pip install .[deploy])
+        core = openvino.Core()
+        model = core.read_model(path)
+        config = {'PERFORMANCE_HINT': 'LATENCY', 'INFERENCE_PRECISION_HINT': 'f32'}
+        if threads:
+            config['INFERENCE_NUM_THREADS'] = threads
+        self.compiled = core.compile_model(model, 'CPU', config)
+        self.request = self.compiled.create_infer_request()
+        height, width = model.inputs[0].get_partial_shape()[2:]
+        self.input_size = (height.get_length(), width.get_length())
+
+    def __call__(self, images: np.ndarray) -> List[np.ndarray]:
+        results = self.request.infer({0: images})
+        return [results[output] for output in self.compiled.outputs]

@@ -1,0 +1,58 @@
+"""Convert an exported ONNX model (tools/deployment/pytorch2onnx.py) for an edge runtime:
+ncnn through pnnx, ncnn's own converter, or OpenVINO's IR. Both keep float32 weights, the
+input of the ONNX model (float32 BGR 0-255, normalisation inside) and its outputs in order.
+
+Run the result with tools/deployment/image_demo.py or evaluate it with
+tools/deployment/test_deployed.py, which decode it with the config's own head.
+
+Examples:
+    python tools/deployment/convert_onnx.py nanodet.onnx --backend ncnn
+    python tools/deployment/convert_onnx.py nanodet.onnx --backend openvino --out nanodet.xml
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import onnx
+
+from shufflenet_det.deployment.ncnn_export import onnx_to_ncnn
+from shufflenet_det.deployment.openvino_export import onnx_to_openvino
+from shufflenet_det.errors import DeployedModelError
+from shufflenet_det.utils.cli import exit_status
+
+SUFFIXES = dict(ncnn='.ncnn.param', openvino='.xml')
+
+
+def input_shape(onnx_path: str) -> tuple:
+    """The (1, C, H, W) input of an ONNX graph whose batch dimension may be dynamic."""
+    graph = onnx.load(onnx_path, load_external_data=False).graph
+    dims = graph.input[0].type.tensor_type.shape.dim
+    shape = [dim.dim_value for dim in dims[1:]]
+    if not all(shape):
+        raise DeployedModelError(f'{onnx_path} has no fixed input size; export it with --shape')
+    return (1, *shape)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('onnx', help='the .onnx file')
+    parser.add_argument('--backend', choices=sorted(SUFFIXES), required=True)
+    parser.add_argument('--out', help='the .param (ncnn) or .xml (OpenVINO) file to write '
+                        '(default: beside the .onnx, .ncnn.param or .xml)')
+    args = parser.parse_args()
+    if not Path(args.onnx).is_file():
+        raise DeployedModelError(f'no such model file: {args.onnx}')
+    out = args.out or str(Path(args.onnx).with_suffix(SUFFIXES[args.backend]))
+    expected = SUFFIXES[args.backend].split('.')[-1]
+    if not out.endswith('.' + expected):
+        parser.error(f'--out for {args.backend} must end in .{expected}, got {out}')
+    if args.backend == 'ncnn':
+        weights = onnx_to_ncnn(args.onnx, out, input_shape(args.onnx))
+    else:
+        weights = onnx_to_openvino(args.onnx, out)
+    print(f'wrote {out} and {weights}')
+
+
+if __name__ == '__main__':
+    sys.exit(exit_status(main))

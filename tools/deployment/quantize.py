@@ -1,0 +1,104 @@
+"""Quantize an exported ONNX model to static INT8 with ONNX Runtime's quantization: QDQ format,
+per-channel INT8 weights, UINT8 activations calibrated on images of the config's own dataset
+(the training split by default, prepared as at test time).
+
+With --compare, the FP32 and the INT8 model are then evaluated on the config's test set (COCO's
+evaluator, the config's decoding) and timed side by side, in the same run.
+
+Examples:
+    python tools/deployment/quantize.py configs/nanodet_shufflenetv2_lightpan_320_coco.py \
+        nanodet.onnx --out nanodet_int8.onnx --calib-images 200 --seed 0 --compare
+    python tools/deployment/quantize.py CONFIG nanodet.onnx --out nanodet_int8.onnx \
+        --calib-method percentile --fp32-op-types Resize
+"""
+import argparse
+import sys
+
+import numpy as np
+
+from mmengine.config import DictAction
+from mmengine.logging import print_log
+from mmengine.utils import ProgressBar
+
+import shufflenet_det  # noqa: F401  (registers modules)
+from shufflenet_det.benchmarking import median_and_iqr, time_interleaved
+from shufflenet_det.deployment import DeployedDetector, DeployedTester, load_network
+from shufflenet_det.deployment.int8_quantization import (CALIBRATION_METHODS,
+                                                         CalibrationImages,
+                                                         calibration_batches, quantize_int8)
+from shufflenet_det.utils import load_run_config
+from shufflenet_det.utils.cli import exit_status
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config', help='the config the model was exported from')
+    parser.add_argument('model', help='the FP32 .onnx file (tools/deployment/pytorch2onnx.py)')
+    parser.add_argument('--out', required=True, help='the INT8 .onnx file to write')
+    parser.add_argument('--calib-images', type=int, default=100,
+                        help='calibration images (default 100)')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the image draw')
+    parser.add_argument('--calib-split', choices=('train', 'val', 'test'), default='train',
+                        help='the dataloader whose dataset gives the images (default train)')
+    parser.add_argument('--calib-method', choices=CALIBRATION_METHODS, default='minmax')
+    parser.add_argument('--fp32-op-types', nargs='+', default=[], metavar='OP',
+                        help='ONNX op types to keep in FP32, e.g. Resize Sigmoid')
+    parser.add_argument('--fp32-nodes', nargs='+', default=[], metavar='NODE',
+                        help='ONNX node names to keep in FP32')
+    parser.add_argument('--compare', action='store_true',
+                        help='then evaluate and time FP32 and INT8 side by side')
+    parser.add_argument('--threads', type=int, default=0,
+                        help='ONNX Runtime threads for --compare (default: its choice)')
+    parser.add_argument('--repeats', type=int, default=50, help='timed rounds for --compare')
+    parser.add_argument('--work-dir', help='the dir for the --compare evaluation logs')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
+    args = parser.parse_args()
+    if args.calib_images < 1:
+        parser.error('--calib-images must be at least 1')
+    if args.repeats < 2:
+        parser.error('--repeats must be at least 2 (a spread needs two samples)')
+    return args
+
+
+def compare(tester: DeployedTester, fp32_path: str, int8_path: str,
+            args: argparse.Namespace) -> None:
+    """Evaluate both models on the test set and time them on one image; print one table."""
+    networks = {'FP32': load_network(fp32_path, threads=args.threads),
+                'INT8': load_network(int8_path, threads=args.threads)}
+    height, width = networks['FP32'].input_size
+    sample = np.random.default_rng(0).integers(0, 256, (1, 3, height, width)).astype(np.float32)
+    maps = {name: tester.test(network)['coco/bbox_mAP'] for name, network in networks.items()}
+    times = time_interleaved({name: (lambda n=network: n(sample))
+                              for name, network in networks.items()}, args.repeats, warmup=5)
+    medians = {name: median_and_iqr(values)[0] * 1e3 for name, values in times.items()}
+    print(f'\n| model | bbox mAP | network ms (median of {args.repeats}, '
+          f'{args.threads or "default"} threads) |\n|---|---|---|')
+    for name in networks:
+        print(f'| {name} | {maps[name]:.3f} | {medians[name]:.2f} |')
+    print(f'\nINT8 - FP32: {maps["INT8"] - maps["FP32"]:+.3f} bbox mAP, '
+          f'{medians["FP32"] / medians["INT8"]:.2f}x the FP32 speed')
+
+
+def main() -> None:
+    args = parse_args()
+    fp32 = load_network(args.model, 'onnxruntime')
+    cfg = load_run_config(args.config, args.cfg_options, args.work_dir, 'none')
+    tester = DeployedTester(cfg)
+    deployed = DeployedDetector(fp32, tester.detector)
+    count, batches = calibration_batches(cfg, deployed, args.calib_images, args.seed,
+                                         args.calib_split)
+    print_log(f'calibrating on {count} {args.calib_split} images (seed {args.seed}, '
+              f'{args.calib_method})', logger='current')
+    progress = ProgressBar(count)
+    images = CalibrationImages(fp32.input_name, batches, progress.update)
+    quantize_int8(args.model, args.out, images, args.calib_method, args.fp32_op_types,
+                  args.fp32_nodes)
+    print(f'\nwrote {args.out}')
+    if args.compare:
+        compare(tester, args.model, args.out, args)
+
+
+if __name__ == '__main__':
+    sys.exit(exit_status(main))
