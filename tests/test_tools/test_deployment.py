@@ -2,11 +2,13 @@ import re
 
 import cv2
 import numpy as np
+import pytest
 import torch
 import torch.nn as nn
 
 from shufflenet_det.utils.complexity import build_detector
 from tests.reference_shufflenet import randomize_bn
+from tests.runtimes import requires
 from tests.test_tools.tool_runner import REPO, run_tool
 
 CONFIG = 'configs/fcos_shufflenetv2_coco.py'  # keep_ratio resizing
@@ -20,7 +22,12 @@ def detections(stdout):
             for label, score, box in found]
 
 
-def test_onnx_runtime_script_finds_the_boxes_pytorch_finds(tmp_path):
+@pytest.mark.parametrize('backend', [
+    pytest.param('onnxruntime'),
+    pytest.param('ncnn', marks=requires('ncnn', 'pnnx')),
+    pytest.param('openvino', marks=requires('openvino')),
+])
+def test_each_runtime_finds_the_boxes_pytorch_finds(tmp_path, backend):
     torch.manual_seed(0)
     _, model = build_detector(str(REPO / CONFIG))
     for module in model.modules():  # spread the scores of the untrained head
@@ -34,12 +41,16 @@ def test_onnx_runtime_script_finds_the_boxes_pytorch_finds(tmp_path):
     out = run_tool('tools/deployment/pytorch2onnx.py', CONFIG, '--weights',
                    tmp_path / 'model.pth', '--out', tmp_path / 'm.onnx').stdout
     assert 'input image (N, 3, 416, 416)' in out
-    onnx = run_tool('tools/deployment/image_demo.py', tmp_path / 'm.onnx', CONFIG,
-                    image, '--score-thr', '0.2', '--out-file', tmp_path / 'pred.jpg').stdout
+    exported = tmp_path / 'm.onnx'
+    if backend != 'onnxruntime':
+        run_tool('tools/deployment/convert_onnx.py', exported, '--backend', backend)
+        exported = exported.with_suffix('.ncnn.param' if backend == 'ncnn' else '.xml')
+    deployed = run_tool('tools/deployment/image_demo.py', exported, CONFIG, image,
+                        '--score-thr', '0.2', '--out-file', tmp_path / 'pred.jpg').stdout
     torch_out = run_tool('tools/image_demo.py', image, CONFIG, '--weights',
                          tmp_path / 'model.pth', '--score-thr', '0.2').stdout
     expected = detections(torch_out)  # the 10 best
-    found = detections(onnx)[:len(expected)]
+    found = detections(deployed)[:len(expected)]
     assert len(expected) > 0 and len(found) == len(expected)
     for (label, score, box), (exp_label, exp_score, exp_box) in zip(found, expected):
         assert label == exp_label and abs(score - exp_score) <= 1e-3

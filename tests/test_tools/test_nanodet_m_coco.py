@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from tests.runtimes import requires
 from tests.test_tools.tool_runner import REPO, run_tool
 
 SHARED = REPO.parent / 'shared/data'
@@ -104,3 +105,52 @@ def test_fine_tuning_from_coco_weights_beats_training_from_scratch(tmp_path):
         maps[start] = bbox_map(test.stdout + test.stderr)
     print(f'bbox mAP of {classes} on coco_tiny val after 30 iterations: {maps}')
     assert maps['coco'] >= 0.2 and maps['coco'] >= maps['scratch'] + 0.15, maps
+
+
+CALIBRATE = '''
+train_dataloader = dict(dataset=dict(
+    data_root=data_root, ann_file='annotations/instances_train2017.json',
+    data_prefix=dict(img='train2017/')))
+'''
+
+
+@requires('ncnn', 'pnnx', 'openvino')
+def test_exported_models_score_what_tools_test_scores(tmp_path):
+    """ONNX, OpenVINO and ncnn exports of the converted NanoDet-m score within 0.002 of
+    tools/test.py on coco_tiny val; INT8, calibrated on coco_tiny train, loses at most 0.01."""
+    checkpoint = convert('nanodet_m_320', tmp_path)
+    cfg = tmp_path / 'coco_tiny_nanodet_320.py'
+    cfg.write_text(EVALUATE.format(base=REPO / 'configs/nanodet_shufflenetv2_lightpan_320_coco.py',
+                                   root=COCO_TINY, split='val') + CALIBRATE)
+    work = ('--work-dir', tmp_path / 'work')
+    test = run_tool('tools/test.py', cfg, checkpoint, *work, timeout=900)
+    reference = bbox_map(test.stdout + test.stderr)
+
+    onnx = tmp_path / 'nanodet.onnx'
+    run_tool('tools/deployment/pytorch2onnx.py', cfg, '--weights', checkpoint, '--out', onnx)
+    for backend in ('ncnn', 'openvino'):
+        run_tool('tools/deployment/convert_onnx.py', onnx, '--backend', backend)
+    int8 = tmp_path / 'nanodet_int8.onnx'
+    quantize = run_tool('tools/deployment/quantize.py', cfg, onnx, '--out', int8,
+                        '--calib-images', '40', '--seed', '1', '--compare', '--threads', '1',
+                        '--repeats', '3', *work, timeout=900)
+    assert 'calibrating on 40 train images (seed 1, minmax)' in quantize.stdout + quantize.stderr
+    fp32_map, int8_map = (float(v) for v in re.findall(
+        r'^\| (?:FP32|INT8) \| (\d\.\d+) \|', quantize.stdout, re.MULTILINE))
+    assert abs(fp32_map - reference) <= 0.002
+    assert int8_map >= reference - 0.01, quantize.stdout[-2000:]
+
+    maps = {}
+    for name, model, backend in (
+            ('ONNX Runtime', onnx, None), ('INT8 ONNX Runtime', int8, None),
+            ('ncnn', onnx.with_suffix('.ncnn.param'), None),
+            ('OpenVINO IR', onnx.with_suffix('.xml'), None),
+            ('OpenVINO from ONNX', onnx, 'openvino')):
+        extra = ('--backend', backend) if backend else ()
+        result = run_tool('tools/deployment/test_deployed.py', cfg, model, *extra, *work,
+                          timeout=900)
+        maps[name] = bbox_map(result.stdout + result.stderr)
+    print(f'bbox mAP on coco_tiny val: tools/test.py {reference}, deployed {maps}')
+    for name in ('ONNX Runtime', 'ncnn', 'OpenVINO IR', 'OpenVINO from ONNX'):
+        assert abs(maps[name] - reference) <= 0.002, (name, maps[name], reference)
+    assert abs(maps['INT8 ONNX Runtime'] - int8_map) <= 1e-9

@@ -1,0 +1,95 @@
+"""Static INT8 quantization: calibration images drawn by count and seed from the config's own
+dataset, per-channel QDQ weights, and op types kept in FP32 on request."""
+import copy
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+
+from shufflenet_det.apis.onnx_export import export_onnx
+from shufflenet_det.deployment import DeployedDetector, load_network
+from shufflenet_det.deployment.int8_quantization import (CalibrationImages,
+                                                         calibration_batches, quantize_int8)
+from shufflenet_det.errors import ConfigError
+from shufflenet_det.utils import build_checked_model, load_config
+from tests.test_tools.tool_runner import REPO, run_tool
+
+CONFIG = REPO / 'configs/nanodet_shufflenetv2_lightpan_shapes.py'
+
+
+@pytest.fixture(scope='module')
+def setup(tmp_path_factory):
+    """The shapes config on 8 generated training images, its detector exported at 256x256."""
+    root = tmp_path_factory.mktemp('shapes')
+    run_tool('tools/misc/make_synthetic_coco.py', root, '--train', '8', '--val', '2', '--size',
+             '96')
+    cfg = load_config(str(CONFIG), {'train_dataloader.dataset.data_root': f'{root}/'})
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    detector = build_checked_model(cfg.model).eval()
+    path = str(root / 'fp32.onnx')
+    export_onnx(detector, path, (256, 256))
+    return cfg, DeployedDetector(load_network(path), detector), path
+
+
+def test_calibration_draws_count_images_by_seed(setup):
+    cfg, deployed, _ = setup
+    count, batches = calibration_batches(cfg, deployed, 3, seed=0)
+    first = list(batches)
+    assert count == 3 and len(first) == 3
+    assert all(b.shape == (1, 3, 256, 256) and b.dtype == np.float32 for b in first)
+    assert 0 <= min(b.min() for b in first) and max(b.max() for b in first) <= 255
+    again = list(calibration_batches(cfg, deployed, 3, seed=0)[1])
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    other = list(calibration_batches(cfg, deployed, 3, seed=1)[1])
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other))
+    assert calibration_batches(cfg, deployed, 100, seed=0)[0] == 8  # all there are
+    no_val = copy.deepcopy(cfg)
+    no_val.val_dataloader = None
+    with pytest.raises(ConfigError, match='no val_dataloader dataset to calibrate on'):
+        calibration_batches(no_val, deployed, 3, 0, 'val')
+
+
+def quantized_nodes(path):
+    """The INT8 graph's nodes, and each tensor's producer and consumers' op types."""
+    graph = onnx.load(path).graph
+    producer = {out: node for node in graph.node for out in node.output}
+    consumers = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node.op_type)
+    return graph, producer, consumers
+
+
+@pytest.mark.parametrize('fp32_op_types', [(), ('Resize', )])
+def test_int8_graph_is_per_channel_qdq_with_fp32_ops_left_alone(setup, tmp_path, fp32_op_types):
+    cfg, deployed, fp32 = setup
+    count, batches = calibration_batches(cfg, deployed, 2, seed=0)
+    handed_out = []
+    images = CalibrationImages(deployed.network.input_name, batches,
+                               lambda: handed_out.append(1))
+    int8 = str(tmp_path / 'int8.onnx')
+    quantize_int8(fp32, int8, images, 'minmax', fp32_op_types)
+    assert len(handed_out) == count == 2  # the progress callback saw every image
+    graph, producer, consumers = quantized_nodes(int8)
+    initializers = {t.name: t for t in graph.initializer}
+
+    conv_weights = [producer[node.input[1]] for node in graph.node if node.op_type == 'Conv']
+    assert conv_weights and all(dq.op_type == 'DequantizeLinear' for dq in conv_weights)
+    for dq in conv_weights:  # one scale per output channel
+        scale = onnx.numpy_helper.to_array(initializers[dq.input[1]])
+        weight = onnx.numpy_helper.to_array(initializers[dq.input[0]])
+        assert scale.shape == (weight.shape[0], ) and weight.dtype == np.int8
+
+    resizes = [node for node in graph.node if node.op_type == 'Resize']
+    assert resizes
+    quantized = [any(op == 'QuantizeLinear' for op in consumers.get(node.output[0], []))
+                 for node in resizes]
+    assert any(quantized) if not fp32_op_types else not any(quantized)
+
+    network = load_network(int8)  # runs, and close to FP32 on a calibration-like image
+    image = next(calibration_batches(cfg, deployed, 1, seed=3)[1])
+    for out, ref in zip(network(image), deployed.network(image)):
+        assert np.abs(out - ref).max() <= 0.1 * np.abs(ref).max() + 0.5
