@@ -44,7 +44,8 @@ class CalibrationImages:
 
 def quantize_int8(fp32_path: str, int8_path: str, calibration: CalibrationImages,
                   method: str = 'minmax', fp32_op_types: Sequence[str] = (),
-                  fp32_nodes: Sequence[str] = ()) -> None:
+                  fp32_nodes: Sequence[str] = (),
+                  int8_op_types: Optional[Sequence[str]] = None) -> None:
     """Write a static INT8 QDQ model of ``fp32_path`` to ``int8_path``.
 
     The FP32 graph is first run through ONNX Runtime's pre-processing (shape inference and
@@ -57,6 +58,8 @@ def quantize_int8(fp32_path: str, int8_path: str, calibration: CalibrationImages
         method (str): ``minmax``, ``entropy`` or ``percentile``. Default: ``minmax``.
         fp32_op_types (Sequence[str]): ONNX op types to leave in FP32, e.g. ``('Resize', )``.
         fp32_nodes (Sequence[str]): Node names to leave in FP32.
+        int8_op_types (Sequence[str], optional): Quantize only these op types, e.g.
+            ``('Conv', )``. Default: every op type ONNX Runtime can quantize.
     """
     import onnx
     from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
@@ -71,8 +74,9 @@ def quantize_int8(fp32_path: str, int8_path: str, calibration: CalibrationImages
                    percentile=CalibrationMethod.Percentile)
     prepared = f'{int8_path}.fp32-prepared.onnx'
     quant_pre_process(fp32_path, prepared)
+    quantizable = set(QDQRegistry) if int8_op_types is None else set(int8_op_types)
     op_types = sorted({node.op_type for node in onnx.load(prepared).graph.node} &
-                      set(QDQRegistry) - set(fp32_op_types))
+                      quantizable - set(fp32_op_types))
     try:
         quantize_static(
             prepared, int8_path, calibration, quant_format=QuantFormat.QDQ, per_channel=True,

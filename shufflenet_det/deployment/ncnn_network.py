@@ -1,7 +1,7 @@
 """An exported network run by ncnn, the runtime NanoDet's users deploy with."""
 import re
 from pathlib import Path
-from typing import List, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -44,9 +44,13 @@ class NcnnNetwork(DeployedNetwork):
     Args:
         param_path (str): The ``.param`` file; the weights are the ``.bin`` of the same name.
         threads (int): Threads; 0 lets ncnn choose. Default: 0.
+        mean_std (tuple, optional): Per-channel mean and std that ncnn subtracts and divides by
+            before the network, for models without normalisation in the graph (NanoDet's own
+            exports: ``substract_mean_normalize``, as NanoDet's demos call it). Default: None.
     """
 
-    def __init__(self, param_path: str, threads: int = 0) -> None:
+    def __init__(self, param_path: str, threads: int = 0,
+                 mean_std: Optional[Tuple[Sequence[float], Sequence[float]]] = None) -> None:
         import ncnn  # an optional dependency (pip install .[deploy])
         self.ncnn = ncnn
         self.net = ncnn.Net()
@@ -57,11 +61,18 @@ class NcnnNetwork(DeployedNetwork):
         if self.net.load_param(str(param_path)) or self.net.load_model(bin_path):
             raise DeployedModelError(f'ncnn cannot load {param_path} with {bin_path}')
         (self.input_name, *_), self.output_names = blob_names(param_path)
+        self.mean_std = None
+        if mean_std is not None:
+            mean, std = mean_std
+            self.mean_std = ([float(m) for m in mean], [1 / float(d) for d in std])
 
     def __call__(self, images: np.ndarray) -> List[np.ndarray]:
         per_image = []
         for image in images:
+            mat = self.ncnn.Mat(np.ascontiguousarray(image))
+            if self.mean_std is not None:
+                mat.substract_mean_normalize(*self.mean_std)
             extractor = self.net.create_extractor()
-            extractor.input(self.input_name, self.ncnn.Mat(np.ascontiguousarray(image)))
+            extractor.input(self.input_name, mat)
             per_image.append([np.array(extractor.extract(name)[1]) for name in self.output_names])
         return [np.stack(level) for level in zip(*per_image)]

@@ -44,6 +44,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--calib-method', choices=CALIBRATION_METHODS, default='minmax')
     parser.add_argument('--fp32-op-types', nargs='+', default=[], metavar='OP',
                         help='ONNX op types to keep in FP32, e.g. Resize Sigmoid')
+    parser.add_argument('--int8-op-types', nargs='+', metavar='OP',
+                        help='quantize only these ONNX op types, e.g. Conv (default: all '
+                        'that ONNX Runtime can)')
     parser.add_argument('--fp32-nodes', nargs='+', default=[], metavar='NODE',
                         help='ONNX node names to keep in FP32')
     parser.add_argument('--compare', action='store_true',
@@ -94,7 +97,7 @@ def main() -> None:
     progress = ProgressBar(count)
     images = CalibrationImages(fp32.input_name, batches, progress.update)
     quantize_int8(args.model, args.out, images, args.calib_method, args.fp32_op_types,
-                  args.fp32_nodes)
+                  args.fp32_nodes, args.int8_op_types)
     print(f'\nwrote {args.out}')
     if args.compare:
         compare(tester, args.model, args.out, args)
