@@ -69,7 +69,11 @@ class NcnnNetwork(DeployedNetwork):
     def __call__(self, images: np.ndarray) -> List[np.ndarray]:
         per_image = []
         for image in images:
-            mat = self.ncnn.Mat(np.ascontiguousarray(image))
+            # ncnn.Mat wraps the array's memory without copying: the array must outlive the
+            # extraction, and normalising in place must not change the caller's image.
+            array = (np.array(image, np.float32, order='C') if self.mean_std is not None
+                     else np.ascontiguousarray(image, np.float32))
+            mat = self.ncnn.Mat(array)
             if self.mean_std is not None:
                 mat.substract_mean_normalize(*self.mean_std)
             extractor = self.net.create_extractor()
