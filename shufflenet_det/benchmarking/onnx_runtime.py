@@ -7,7 +7,7 @@ def onnx_runtime_session(path: str, threads: int = 0) -> Any:
     while a run lasts.
 
     Spinning between the operators of a run is what makes a second thread pay off on small
-    networks (NanoDet-m at 320, 2 threads: 7.5 ms without it, 4.7 ms with it). After the run,
+    networks, whose operators are too short to wait for a sleeping thread. After the run,
     idle threads would otherwise keep busy-waiting, stealing the cores that the caller (and, in a
     benchmark, the next contender) needs: ``session.force_spinning_stop`` ends that.
 

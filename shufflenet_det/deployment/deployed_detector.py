@@ -32,6 +32,29 @@ class DeployedDetector(BaseDetector):
         self.num_levels = detector.bbox_head.prior_generator.num_levels
         preprocessor = detector.data_preprocessor
         self.bgr_to_rgb = bool(getattr(preprocessor, '_channel_conversion', False))
+        self.check_outputs(detector)
+
+    @torch.no_grad()
+    def check_outputs(self, detector: BaseDetector) -> None:
+        """Run the network once on a mean image and compare its outputs' channels with what
+        ``detector`` gives, so that a model exported from another config (another
+        ``num_classes``) stops here, not in the decoding of the first batch.
+
+        Raises:
+            DeployedModelError: When the outputs differ in number or channels.
+        """
+        size = self.network.input_size or (64, 64)
+        zeros = torch.zeros(1, 3, *size)  # the mean image, once normalised
+        was_training = detector.training
+        detector.eval()
+        expected = [level.shape[1] for group in detector._forward(zeros) for level in group]
+        detector.train(was_training)
+        found = [out.shape[1] for out in self.network(self.network_images(zeros))]
+        if found != expected:
+            raise DeployedModelError(
+                f'the model gives {len(found)} outputs of {found} channels where the config\'s '
+                f'head gives {len(expected)} of {expected}: was it exported from this config '
+                '(and its num_classes)?')
 
     def network_images(self, batch_inputs: torch.Tensor) -> np.ndarray:
         """The float32 BGR 0-255 batch the network takes, from the preprocessor's output."""

@@ -4,6 +4,8 @@ QDQ format, per-channel INT8 weights, UINT8 activations, ranges calibrated on re
 """
 import copy
 import os
+import tempfile
+from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
@@ -49,7 +51,8 @@ def quantize_int8(fp32_path: str, int8_path: str, calibration: CalibrationImages
     """Write a static INT8 QDQ model of ``fp32_path`` to ``int8_path``.
 
     The FP32 graph is first run through ONNX Runtime's pre-processing (shape inference and
-    graph optimisation, which folds what can be folded before quantization).
+    graph optimisation, which folds what can be folded before quantization). ``int8_path`` is
+    replaced only by a complete model.
 
     Args:
         fp32_path (str): The FP32 ``.onnx`` file.
@@ -72,20 +75,21 @@ def quantize_int8(fp32_path: str, int8_path: str, calibration: CalibrationImages
                          f'but got {method!r}')
     methods = dict(minmax=CalibrationMethod.MinMax, entropy=CalibrationMethod.Entropy,
                    percentile=CalibrationMethod.Percentile)
-    prepared = f'{int8_path}.fp32-prepared.onnx'
-    quant_pre_process(fp32_path, prepared)
-    quantizable = set(QDQRegistry) if int8_op_types is None else set(int8_op_types)
-    op_types = sorted({node.op_type for node in onnx.load(prepared).graph.node} &
-                      quantizable - set(fp32_op_types))
-    try:
+    # Both steps write into a temporary directory beside the output, which is renamed into
+    # place only once complete: an interrupted run leaves an existing ``int8_path`` as it was.
+    with tempfile.TemporaryDirectory(dir=Path(int8_path).resolve().parent) as workdir:
+        prepared = os.path.join(workdir, 'prepared.onnx')
+        quantized = os.path.join(workdir, 'int8.onnx')
+        quant_pre_process(fp32_path, prepared)
+        quantizable = set(QDQRegistry) if int8_op_types is None else set(int8_op_types)
+        op_types = sorted({node.op_type for node in onnx.load(prepared).graph.node} &
+                          quantizable - set(fp32_op_types))
         quantize_static(
-            prepared, int8_path, calibration, quant_format=QuantFormat.QDQ, per_channel=True,
+            prepared, quantized, calibration, quant_format=QuantFormat.QDQ, per_channel=True,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
             op_types_to_quantize=op_types, nodes_to_exclude=list(fp32_nodes),
             calibrate_method=methods[method])
-    finally:
-        os.remove(prepared)
-
+        os.replace(quantized, int8_path)
 
 def calibration_batches(cfg: Config, deployed: DeployedDetector, count: int, seed: int,
                         split: str = 'train') -> Tuple[int, Iterator[np.ndarray]]:

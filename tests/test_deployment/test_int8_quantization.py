@@ -93,3 +93,19 @@ def test_int8_graph_is_per_channel_qdq_with_fp32_ops_left_alone(setup, tmp_path,
     image = next(calibration_batches(cfg, deployed, 1, seed=3)[1])
     for out, ref in zip(network(image), deployed.network(image)):
         assert np.abs(out - ref).max() <= 0.1 * np.abs(ref).max() + 0.5
+
+
+def test_an_interrupted_quantization_leaves_the_existing_model_as_it_was(setup, tmp_path):
+    cfg, deployed, fp32 = setup
+    out = tmp_path / 'int8.onnx'
+    out.write_bytes(b'the model a previous run wrote')
+    _, batches = calibration_batches(cfg, deployed, 3, seed=0)
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        quantize_int8(fp32, str(out), CalibrationImages(deployed.network.input_name, batches,
+                                                        interrupt))
+    assert out.read_bytes() == b'the model a previous run wrote'
+    assert [p.name for p in tmp_path.iterdir()] == ['int8.onnx']  # no temporary left behind

@@ -66,3 +66,13 @@ def test_test_deployed_stops_on_a_missing_model_before_writing_anything(tmp_path
     assert result.stderr.strip().splitlines()[-1] == (
         f'error: no such model file: {tmp_path / "absent.onnx"}')
     assert not (tmp_path / 'work').exists()
+
+
+def test_a_model_exported_from_another_config_is_refused(tmp_path):
+    _, coco = build_detector(str(REPO / CONFIG))
+    export_onnx(coco, str(tmp_path / 'coco.onnx'), (64, 64))
+    _, three_classes = build_detector(str(REPO / CONFIG), {'model.bbox_head.num_classes': 3})
+    with pytest.raises(DeployedModelError, match=r'the model gives 6 outputs of \[80, 80, 80, '
+                       r'32, 32, 32\] channels where the config\'s head gives 6 of \[3, 3, 3, '
+                       r'32, 32, 32\]: was it exported from this config'):
+        DeployedDetector(load_network(str(tmp_path / 'coco.onnx')), three_classes)

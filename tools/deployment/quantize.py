@@ -13,6 +13,7 @@ Examples:
 """
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -62,6 +63,8 @@ def parse_args() -> argparse.Namespace:
         parser.error('--calib-images must be at least 1')
     if args.repeats < 2:
         parser.error('--repeats must be at least 2 (a spread needs two samples)')
+    if Path(args.out).resolve() == Path(args.model).resolve():
+        parser.error('--out must not be the FP32 model itself')
     return args
 
 
