@@ -114,6 +114,75 @@ def bench_backbones(width: float, sizes: List[int], batches: List[int], args,
     return rows
 
 
+NANODET_NCNN = "NanoDet-m's own ncnn model"
+
+
+def runtime_networks(onnx_path: str, size: int, args) -> Dict[str, DeployedNetwork]:
+    """The exported network in every installed runtime: ONNX Runtime FP32 and INT8, OpenVINO,
+    ncnn; a missing runtime is left out with a note."""
+    networks = {'ONNX Runtime FP32': load_network(onnx_path, threads=args.threads)}
+    int8_path = onnx_path.replace('.onnx', '_int8.onnx')
+    # Latency does not depend on what the ranges are calibrated on: random images do.
+    rng = np.random.default_rng(0)
+    images = (rng.integers(0, 256, (1, 3, size, size)).astype(np.float32) for _ in range(4))
+    quantize_int8(onnx_path, int8_path, CalibrationImages('image', images))
+    networks['ONNX Runtime INT8'] = load_network(int8_path, threads=args.threads)
+    if importlib.util.find_spec('openvino'):
+        networks['OpenVINO FP32'] = load_network(onnx_path, 'openvino', args.threads)
+    else:
+        print('note: openvino is not installed; no OpenVINO row', flush=True)
+    if importlib.util.find_spec('ncnn') and importlib.util.find_spec('pnnx'):
+        param = onnx_path.replace('.onnx', '.ncnn.param')
+        onnx_to_ncnn(onnx_path, param, (1, 3, size, size))
+        networks['ncnn FP32'] = load_network(param, threads=args.threads)
+    else:
+        print('note: ncnn or pnnx is not installed; no ncnn rows', flush=True)
+    return networks
+
+
+def nanodet_ncnn(directory: str, size: int, model: nn.Module,
+                 threads: int) -> Optional[DeployedNetwork]:
+    """NanoDet-m's own ncnn export for ``size`` (``nanodet-m.param`` is 320's), normalising
+    with ncnn as NanoDet's demos do; None if there is none for this size."""
+    name = 'nanodet-m.param' if size == 320 else f'nanodet-m-{size}.param'
+    path = Path(directory) / name
+    if not path.exists():
+        print(f'note: no {path}; no {NANODET_NCNN} row at {size}', flush=True)
+        return None
+    preprocessor = model.data_preprocessor
+    return NcnnNetwork(str(path), threads, (preprocessor.mean.flatten().tolist(),
+                                            preprocessor.std.flatten().tolist()))
+
+
+@torch.no_grad()
+def bench_runtimes(model: nn.Module, fast: nn.Module, name: str, size: int, onnx_path: str,
+                   args, peak: float) -> List[dict]:
+    """The network alone, batch 1: PyTorch eager and fast path, and every deployed runtime."""
+    data = end_to_end_batch((size, size), 1)
+    inputs = model.data_preprocessor(data)['inputs']
+    fast_inputs = fast.data_preprocessor(data)['inputs']
+    image = torch.stack(data['inputs']).float().numpy()
+    contenders = {'PyTorch eager': lambda: model._forward(inputs),
+                  'PyTorch fast path': lambda: fast._forward(fast_inputs)}
+    networks = runtime_networks(onnx_path, size, args)
+    if args.nanodet_ncnn:
+        peer = nanodet_ncnn(args.nanodet_ncnn, size, model, args.threads)
+        if peer is not None:
+            networks[NANODET_NCNN] = peer
+    for runtime, network in networks.items():
+        contenders[runtime] = lambda n=network: n(image)
+    print(f'{name} network {size}x{size}, {args.threads} threads ...', flush=True)
+    times = time_interleaved(contenders, args.repeats, args.warmup)
+    macs = complexity(model, (size, size))['flops']
+    rows = summarize(f'{name} network', times, 'PyTorch eager', macs, peak, size=size,
+                     batch=1)
+    if NANODET_NCNN in times:
+        peer_ms = median_and_iqr(times[NANODET_NCNN])[0] * 1e3
+        for row in rows:
+            row['speedup_vs_nanodet_ncnn'] = peer_ms / row['median_ms']
+    return rows
+
+
 @torch.no_grad()
 def bench_detector(config: str, args, peak: float) -> List[dict]:
     rows = []
@@ -143,86 +212,8 @@ def bench_detector(config: str, args, peak: float) -> List[dict]:
             # Everything but the network: normalisation, decoding, NMS, result packing.
             timed[1]['outside_network_share'] = 1 - network / fast_e2e
             rows += timed
-    return rows
-
-
-NANODET_NCNN = "NanoDet-m's own ncnn model"
-
-
-def runtime_networks(onnx_path: str, size: int, args) -> Dict[str, DeployedNetwork]:
-    """The exported network in every installed runtime: ONNX Runtime FP32 and INT8, OpenVINO,
-    ncnn; a missing runtime is left out with a note."""
-    networks = {'ONNX Runtime FP32': load_network(onnx_path, threads=args.threads)}
-    int8_path = onnx_path.replace('.onnx', '_int8.onnx')
-    if not Path(int8_path).exists():
-        # Latency does not depend on what the ranges are calibrated on: random images do.
-        rng = np.random.default_rng(0)
-        images = (rng.integers(0, 256, (1, 3, size, size)).astype(np.float32)
-                  for _ in range(4))
-        quantize_int8(onnx_path, int8_path, CalibrationImages('image', images))
-    networks['ONNX Runtime INT8'] = load_network(int8_path, threads=args.threads)
-    if importlib.util.find_spec('openvino'):
-        networks['OpenVINO FP32'] = load_network(onnx_path, 'openvino', args.threads)
-    else:
-        print('note: openvino is not installed; no OpenVINO row', flush=True)
-    if importlib.util.find_spec('ncnn') and importlib.util.find_spec('pnnx'):
-        param = onnx_path.replace('.onnx', '.ncnn.param')
-        if not Path(param).exists():
-            onnx_to_ncnn(onnx_path, param, (1, 3, size, size))
-        networks['ncnn FP32'] = load_network(param, threads=args.threads)
-    else:
-        print('note: ncnn or pnnx is not installed; no ncnn rows', flush=True)
-    return networks
-
-
-def nanodet_ncnn(directory: str, size: int, model: nn.Module,
-                 threads: int) -> Optional[DeployedNetwork]:
-    """NanoDet-m's own ncnn export for ``size`` (``nanodet-m.param`` is 320's), normalising
-    with ncnn as NanoDet's demos do; None if there is none for this size."""
-    name = 'nanodet-m.param' if size == 320 else f'nanodet-m-{size}.param'
-    path = Path(directory) / name
-    if not path.exists():
-        print(f'note: no {path}; no {NANODET_NCNN} row at {size}', flush=True)
-        return None
-    preprocessor = model.data_preprocessor
-    return NcnnNetwork(str(path), threads, (preprocessor.mean.flatten().tolist(),
-                                            preprocessor.std.flatten().tolist()))
-
-
-@torch.no_grad()
-def bench_runtimes(config: str, args, peak: float) -> List[dict]:
-    """The network alone, batch 1: PyTorch eager and fast path, and every deployed runtime."""
-    rows = []
-    _, model = build_detector(config)
-    fast = optimize_for_inference(copy.deepcopy(model), compile=args.compile)
-    name = Path(config).stem
-    for size in args.sizes:
-        onnx_path = f'{args.workdir}/{name}_{size}.onnx'
-        if not Path(onnx_path).exists():
-            export_onnx(model, onnx_path, (size, size))
-        data = end_to_end_batch((size, size), 1)
-        inputs = model.data_preprocessor(data)['inputs']
-        fast_inputs = fast.data_preprocessor(data)['inputs']
-        image = torch.stack(data['inputs']).float().numpy()
-        contenders = {'PyTorch eager': lambda: model._forward(inputs),
-                      'PyTorch fast path': lambda: fast._forward(fast_inputs)}
-        networks = runtime_networks(onnx_path, size, args)
-        if args.nanodet_ncnn:
-            peer = nanodet_ncnn(args.nanodet_ncnn, size, model, args.threads)
-            if peer is not None:
-                networks[NANODET_NCNN] = peer
-        for runtime, network in networks.items():
-            contenders[runtime] = lambda n=network: n(image)
-        print(f'{name} network {size}x{size}, {args.threads} threads ...', flush=True)
-        times = time_interleaved(contenders, args.repeats, args.warmup)
-        macs = complexity(model, (size, size))['flops']
-        timed = summarize(f'{name} network', times, 'PyTorch eager', macs, peak, size=size,
-                          batch=1)
-        if NANODET_NCNN in times:
-            peer_ms = median_and_iqr(times[NANODET_NCNN])[0] * 1e3
-            for row in timed:
-                row['speedup_vs_nanodet_ncnn'] = peer_ms / row['median_ms']
-        rows += timed
+        if args.runtimes and size in args.sizes:
+            rows += bench_runtimes(model, fast, name, size, onnx_path, args, peak)
     return rows
 
 
@@ -357,8 +348,6 @@ def main() -> None:
                 timed += bench_backbones(width, args.sizes, args.batches, args, peak)
             for config in args.configs:
                 timed += bench_detector(config, args, peak)
-                if args.runtimes:
-                    timed += bench_runtimes(config, args, peak)
             rows += [dict(row, threads=threads) for row in timed]
 
     table = markdown(rows, peaks)
