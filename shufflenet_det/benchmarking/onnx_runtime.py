@@ -1,8 +1,9 @@
 """The one way this project opens an ONNX model in ONNX Runtime on a CPU."""
-from typing import Any
+from typing import Any, Optional
 
 
-def onnx_runtime_session(path: str, threads: int = 0) -> Any:
+def onnx_runtime_session(path: str, threads: int = 0,
+                         profile_prefix: Optional[str] = None) -> Any:
     """An ONNX Runtime CPU session with ``threads`` intra-op threads, whose threads spin only
     while a run lasts.
 
@@ -14,6 +15,8 @@ def onnx_runtime_session(path: str, threads: int = 0) -> Any:
     Args:
         path (str): The ``.onnx`` file.
         threads (int): Intra-op threads; 0 lets ONNX Runtime choose. Default: 0.
+        profile_prefix (str, optional): Turn on ONNX Runtime's profiler, writing to files with
+            this prefix (``session.end_profiling()`` names the file). Default: None.
 
     Returns:
         onnxruntime.InferenceSession: The session.
@@ -22,4 +25,7 @@ def onnx_runtime_session(path: str, threads: int = 0) -> Any:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.add_session_config_entry('session.force_spinning_stop', '1')
+    if profile_prefix is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = profile_prefix
     return onnxruntime.InferenceSession(path, options, providers=['CPUExecutionProvider'])

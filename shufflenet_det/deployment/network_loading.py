@@ -17,7 +17,6 @@ RUNTIMES_BY_SUFFIX = {
 }
 NETWORKS = dict(onnxruntime=OnnxRuntimeNetwork, openvino=OpenVinoNetwork, ncnn=NcnnNetwork)
 BACKENDS = tuple(NETWORKS)
-PACKAGES = dict(onnxruntime='onnxruntime', openvino='openvino', ncnn='ncnn')
 
 
 def backend_of(path: str, backend: Optional[str] = None) -> str:
@@ -29,11 +28,11 @@ def backend_of(path: str, backend: Optional[str] = None) -> str:
     suffix = Path(path).suffix
     runtimes = RUNTIMES_BY_SUFFIX.get(suffix)
     if runtimes is None:
-        raise DeployedModelError(f'{path} is not an exported model: .onnx (ONNX Runtime or OpenVINO), '
-                         '.xml (OpenVINO IR) or .param (ncnn)')
+        raise DeployedModelError(f'{path} is not an exported model: .onnx (ONNX Runtime or '
+                                 'OpenVINO), .xml (OpenVINO IR) or .param (ncnn)')
     if backend is not None and backend not in runtimes:
         raise DeployedModelError(f'{backend} does not run {suffix} files; {suffix} runs in '
-                         f'{" or ".join(runtimes)}')
+                                 f'{" or ".join(runtimes)}')
     return backend or runtimes[0]
 
 
@@ -59,5 +58,5 @@ def load_network(path: str, backend: Optional[str] = None, threads: int = 0) -> 
     try:
         return NETWORKS[backend](path, threads)
     except ImportError as error:
-        raise DeployedModelError(f'{backend} is not installed ({error}); pip install '
-                                 f'{PACKAGES[backend]}') from error
+        raise DeployedModelError(  # each runtime's PyPI package has the runtime's name
+            f'{backend} is not installed ({error}); pip install {backend}') from error

@@ -26,7 +26,7 @@ Examples:
         --configs configs/nanodet_shufflenetv2_lightpan_320_coco.py --json b.json --markdown b.md
     python tools/analysis_tools/benchmark.py --widths --configs \
         configs/nanodet_shufflenetv2_lightpan_320_coco.py --sizes 320 416 --threads 1 2 \
-        --runtimes --nanodet-ncnn ../shared/data/nanodet_m_coco/ncnn --runtime-plot r.png
+        --runtimes --nanodet-ncnn path/to/nanodet_m_ncnn --runtime-plot r.png
 """
 import argparse
 import copy

@@ -13,20 +13,14 @@ import tempfile
 
 import numpy as np
 
+from shufflenet_det.benchmarking import onnx_runtime_session
 from shufflenet_det.utils.cli import exit_status
 
 
 def profile(path: str, threads: int, runs: int) -> collections.Counter:
     """Total kernel microseconds per operator type over ``runs`` runs on a random image."""
-    import onnxruntime
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.add_session_config_entry('session.force_spinning_stop', '1')
-    options.enable_profiling = True
     with tempfile.TemporaryDirectory() as workdir:
-        options.profile_file_prefix = os.path.join(workdir, 'profile')
-        session = onnxruntime.InferenceSession(path, options,
-                                               providers=['CPUExecutionProvider'])
+        session = onnx_runtime_session(path, threads, os.path.join(workdir, 'profile'))
         graph_input = session.get_inputs()[0]
         shape = [1 if not isinstance(d, int) else d for d in graph_input.shape]
         image = np.random.default_rng(0).integers(0, 256, shape).astype(np.float32)
