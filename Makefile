@@ -12,7 +12,7 @@ env:
 	@bash tools/setup_env.sh $(VENV)
 
 test: env
-	$(PYTHON) -m pytest tests
+	$(PYTHON) -m pytest tests --durations=15
 
 # Train the NanoDet-style detector on a generated dataset, evaluate it, plot and draw.
 demo: env $(SHAPES)/annotations/instances_val.json

@@ -11,7 +11,6 @@ import copy
 import os
 import sys
 
-import torch
 from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
 from mmengine.config import Config, ConfigDict, DictAction
@@ -20,7 +19,7 @@ from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
 from shufflenet_det.utils import (build_runner, check_annotation_files, check_dataset_config,
-                                  load_run_config, setup_cpu_distributed)
+                                  finish_distributed, load_run_config, setup_cpu_distributed)
 from shufflenet_det.utils.cli import exit_status
 
 
@@ -100,8 +99,7 @@ def main() -> None:
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     runner.test()  # builds the dataset and evaluator first, which check the annotation file
-    if torch.distributed.is_initialized():  # a clean exit for every rank (gloo aborts otherwise)
-        torch.distributed.destroy_process_group()
+    finish_distributed()
 
 
 if __name__ == '__main__':

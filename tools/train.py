@@ -18,8 +18,8 @@ from mmdet.utils import setup_cache_size_limit_of_dynamo
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
 from shufflenet_det.errors import ConfigError
 from shufflenet_det.utils import (build_runner, check_annotation_files, check_dataset_config,
-                                  find_resumable_checkpoint, load_run_config,
-                                  setup_cpu_distributed)
+                                  find_resumable_checkpoint, finish_distributed,
+                                  load_run_config, setup_cpu_distributed)
 from shufflenet_det.utils.cli import exit_status
 
 
@@ -83,8 +83,7 @@ def main() -> None:
     setup_cpu_distributed(cfg)
     runner = build_runner(cfg)  # builds the model once and checks its wiring
     runner.train()  # builds the datasets and evaluators first, which check the annotation files
-    if torch.distributed.is_initialized():  # a clean exit for every rank (gloo aborts otherwise)
-        torch.distributed.destroy_process_group()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -1,4 +1,4 @@
-"""Distributed training and testing on CPU-only machines (gloo)."""
+"""Distributed training and testing on CPU-only machines (gloo), and a clean end to a run."""
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
@@ -34,3 +34,17 @@ def setup_cpu_distributed(cfg: Config) -> None:
         device_ids=None,
         broadcast_buffers=False,
         find_unused_parameters=cfg.get('find_unused_parameters', False))
+
+
+def finish_distributed() -> None:
+    """End a distributed run on every rank together; nothing to do in a single process.
+
+    Each rank waits at a barrier until all have finished their last collective, then tears the
+    process group down before the interpreter exits. A rank that exits while a peer still
+    exchanges data with it, or with gloo's worker threads still alive, can abort ("terminate
+    called without an active exception") although its run succeeded. Call it only after a
+    successful run: a barrier would wait forever for a rank that failed.
+    """
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

@@ -1,6 +1,7 @@
 """Static INT8 quantization: calibration images drawn by count and seed from the config's own
 dataset, per-channel QDQ weights, and op types kept in FP32 on request."""
 import copy
+import re
 
 import numpy as np
 import onnx
@@ -109,3 +110,38 @@ def test_an_interrupted_quantization_leaves_the_existing_model_as_it_was(setup, 
                                                         interrupt))
     assert out.read_bytes() == b'the model a previous run wrote'
     assert [p.name for p in tmp_path.iterdir()] == ['int8.onnx']  # no temporary left behind
+
+
+def test_quantize_tool_reads_the_test_set_only_to_compare(setup, tmp_path):
+    """Calibration alone needs only the training images; --compare then stops in one line
+    naming the missing test annotations, before any model is written."""
+    cfg, _, fp32 = setup
+    missing = tmp_path / 'no_test_set'
+    train_root = cfg.train_dataloader.dataset.data_root
+    options = ('--cfg-options', f'train_dataloader.dataset.data_root={train_root}',
+               f'test_dataloader.dataset.data_root={missing}/',
+               f'test_evaluator.ann_file={missing}/instances_val.json')
+    int8 = tmp_path / 'int8.onnx'
+    run_tool('tools/deployment/quantize.py', CONFIG, fp32, '--out', int8, '--calib-images', '2',
+             *options)
+    assert any(node.op_type == 'QuantizeLinear' for node in onnx.load(str(int8)).graph.node)
+
+    compared = tmp_path / 'compared.onnx'
+    result = run_tool('tools/deployment/quantize.py', CONFIG, fp32, '--out', compared,
+                      '--calib-images', '2', '--compare', *options, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f'error: test_dataloader.dataset.ann_file not found: '
+        f'{missing}/annotations/instances_val.json. Put COCO under data/coco/')
+    assert not compared.exists()
+
+    test_set = ('--cfg-options', f'train_dataloader.dataset.data_root={train_root}',
+                f'test_dataloader.dataset.data_root={train_root}',
+                f'test_evaluator.ann_file={train_root}annotations/instances_val.json')
+    result = run_tool('tools/deployment/quantize.py', CONFIG, fp32, '--out', compared,
+                      '--calib-images', '2', '--compare', '--threads', '1', '--repeats', '2',
+                      '--work-dir', tmp_path / 'work', *test_set)
+    table = re.findall(r'^\| (FP32|INT8) \| (\d\.\d{3}) \| (\d+\.\d{2}) \|$', result.stdout,
+                       re.MULTILINE)
+    assert '| model | coco/bbox_mAP | network ms (median of 2, 1 threads) |' in result.stdout
+    assert [row[0] for row in table] == ['FP32', 'INT8'], result.stdout[-2000:]

@@ -1,10 +1,18 @@
-"""setup_cpu_distributed: torchrun works without a GPU; other launchers are a clear error."""
+"""setup_cpu_distributed: torchrun works without a GPU; other launchers are a clear error.
+
+finish_distributed: the ranks of a run end together.
+"""
+import time
+from pathlib import Path
+
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 from mmengine.config import Config
 
 from shufflenet_det.errors import ConfigError, UserError
-from shufflenet_det.utils import setup_cpu_distributed
+from shufflenet_det.utils import finish_distributed, setup_cpu_distributed
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU path only runs without a GPU')
@@ -20,3 +28,30 @@ def test_no_launcher_changes_nothing():
     cfg = Config(dict(launcher='none'))
     setup_cpu_distributed(cfg)
     assert 'model_wrapper_cfg' not in cfg
+
+
+def finish_two_ranks(rank: int, tmp_dir: str) -> None:
+    """Rank 1 reaches the end of its run a second later than rank 0 and says so in a file."""
+    dist.init_process_group('gloo', init_method=f'file://{tmp_dir}/store', rank=rank,
+                            world_size=2)
+    tensor = torch.ones(1)
+    dist.all_reduce(tensor)  # the run's last collective
+    late = Path(tmp_dir, 'rank_1_finished')
+    if rank == 1:
+        time.sleep(1.0)
+        late.touch()
+    finish_distributed()
+    Path(tmp_dir, f'rank_{rank}').write_text(
+        f'{tensor.item()} {late.exists()} {dist.is_initialized()}')
+
+
+def test_ranks_finish_together_and_tear_the_group_down(tmp_path):
+    mp.spawn(finish_two_ranks, args=(str(tmp_path),), nprocs=2)  # raises if a rank fails
+    # rank 0 left finish_distributed only after rank 1 had reached it; both groups are gone
+    assert (tmp_path / 'rank_0').read_text() == '2.0 True False'
+    assert (tmp_path / 'rank_1').read_text() == '2.0 True False'
+
+
+def test_finishing_a_single_process_run_does_nothing():
+    finish_distributed()
+    assert not dist.is_initialized()

@@ -2,8 +2,9 @@
 per-channel INT8 weights, UINT8 activations calibrated on images of the config's own dataset
 (the training split by default, prepared as at test time).
 
-With --compare, the FP32 and the INT8 model are then evaluated on the config's test set (COCO's
-evaluator, the config's decoding) and timed side by side, in the same run.
+With --compare, the FP32 and the INT8 model are then evaluated on the config's test set (its
+evaluator, the config's decoding) and timed side by side, in the same run; only then are the
+test set's annotations needed.
 
 Examples:
     python tools/deployment/quantize.py configs/nanodet_shufflenetv2_lightpan_320_coco.py \
@@ -29,6 +30,7 @@ from shufflenet_det.deployment.int8_quantization import (CALIBRATION_METHODS,
                                                          calibration_batches, quantize_int8)
 from shufflenet_det.utils import load_run_config
 from shufflenet_det.utils.cli import exit_status
+from shufflenet_det.utils.complexity import build_detector
 
 
 def parse_args() -> argparse.Namespace:
@@ -75,26 +77,30 @@ def compare(tester: DeployedTester, fp32_path: str, int8_path: str,
                 'INT8': load_network(int8_path, threads=args.threads)}
     height, width = networks['FP32'].input_size
     sample = np.random.default_rng(0).integers(0, 256, (1, 3, height, width)).astype(np.float32)
-    maps = {name: tester.test(network)['coco/bbox_mAP'] for name, network in networks.items()}
+    metrics = {name: tester.test(network) for name, network in networks.items()}
+    key = next(iter(metrics['FP32']))  # the evaluator's first metric, coco/bbox_mAP for COCO
     times = time_interleaved({name: (lambda n=network: n(sample))
                               for name, network in networks.items()}, args.repeats, warmup=5)
     medians = {name: median_and_iqr(values)[0] * 1e3 for name, values in times.items()}
-    print(f'\n| model | bbox mAP | network ms (median of {args.repeats}, '
+    print(f'\n| model | {key} | network ms (median of {args.repeats}, '
           f'{args.threads or "default"} threads) |\n|---|---|---|')
     for name in networks:
-        print(f'| {name} | {maps[name]:.3f} | {medians[name]:.2f} |')
-    print(f'\nINT8 - FP32: {maps["INT8"] - maps["FP32"]:+.3f} bbox mAP, '
+        print(f'| {name} | {metrics[name][key]:.3f} | {medians[name]:.2f} |')
+    print(f'\nINT8 - FP32: {metrics["INT8"][key] - metrics["FP32"][key]:+.3f} {key}, '
           f'{medians["FP32"] / medians["INT8"]:.2f}x the FP32 speed')
 
 
 def main() -> None:
     args = parse_args()
     fp32 = load_network(args.model, 'onnxruntime')
-    cfg = load_run_config(args.config, args.cfg_options, args.work_dir, 'none')
-    tester = DeployedTester(cfg)
-    deployed = DeployedDetector(fp32, tester.detector)
-    count, batches = calibration_batches(cfg, deployed, args.calib_images, args.seed,
-                                         args.calib_split)
+    if args.compare:  # the test set is needed only to evaluate
+        cfg = load_run_config(args.config, args.cfg_options, args.work_dir, 'none')
+        tester = DeployedTester(cfg)
+        detector = tester.detector
+    else:
+        cfg, detector = build_detector(args.config, args.cfg_options)
+    count, batches = calibration_batches(cfg, DeployedDetector(fp32, detector),
+                                         args.calib_images, args.seed, args.calib_split)
     print_log(f'calibrating on {count} {args.calib_split} images (seed {args.seed}, '
               f'{args.calib_method})', logger='current')
     progress = ProgressBar(count)
