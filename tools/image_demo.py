@@ -1,4 +1,4 @@
-"""Run a detector on one image with MMDetection's DetInferencer, print its detections and draw
+r"""Run a detector on one image with MMDetection's DetInferencer, print its detections and draw
 them.
 
 Example:

@@ -1,4 +1,4 @@
-"""CPU speed of the backbone and the detectors, measured side by side in one run.
+r"""CPU speed of the backbone and the detectors, measured side by side in one run.
 
 Times, interleaved round by round so that machine noise hits every contender alike:
 

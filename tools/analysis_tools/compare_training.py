@@ -1,4 +1,4 @@
-"""Train detector configs on the same data for the same iterations, and compare them: COCO mAP
+r"""Train detector configs on the same data for the same iterations, and compare them: COCO mAP
 on the validation split, time per training iteration, and size at inference.
 
 Each config keeps its network, its losses and its hooks (NanoDet-Plus its auxiliary head and

@@ -1,4 +1,4 @@
-"""Resident memory over a long training run and a long evaluation: does it keep growing?
+r"""Resident memory over a long training run and a long evaluation: does it keep growing?
 
 Trains a config for ``--iters`` iterations (its own model, data and dataloader settings, no
 checkpoints, no validation), then evaluates its test set ``--test-repeats`` times over, and

@@ -1,4 +1,4 @@
-"""Training throughput (images/s) of a config on this machine, data loading measured apart.
+r"""Training throughput (images/s) of a config on this machine, data loading measured apart.
 
 Three measurements with the config's own dataloader settings (workers, batch size, pipeline):
 1. data loading alone: batches drawn from the train dataloader;

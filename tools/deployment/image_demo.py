@@ -1,4 +1,4 @@
-"""Detect objects in an image with an exported model in its runtime: ONNX Runtime (.onnx, FP32
+r"""Detect objects in an image with an exported model in its runtime: ONNX Runtime (.onnx, FP32
 or INT8), OpenVINO (.xml, or .onnx with --backend openvino) or ncnn (.param).
 
 The image goes through the config's test pipeline and data preprocessor, as in PyTorch testing,

@@ -1,7 +1,9 @@
-"""Export a detector config (and checkpoint) to ONNX, with a dynamic batch dimension.
+r"""Export a detector config (and checkpoint) to ONNX, with a dynamic batch dimension.
 
 The graph: float32 BGR images (N, 3, H, W), 0-255, in; the head's raw outputs out.
-Run it with tools/deployment/onnxruntime_infer.py, which applies the config's decoding and NMS.
+Run it with tools/deployment/image_demo.py, or evaluate it with tools/deployment/test_deployed.py;
+both apply the config's decoding and NMS. tools/deployment/convert_onnx.py converts it for ncnn
+and OpenVINO, tools/deployment/quantize.py to INT8.
 
 Example:
     python tools/deployment/pytorch2onnx.py configs/nanodet_shufflenetv2_lightpan_320_coco.py \

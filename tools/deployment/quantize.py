@@ -1,4 +1,4 @@
-"""Quantize an exported ONNX model to static INT8 with ONNX Runtime's quantization: QDQ format,
+r"""Quantize an exported ONNX model to static INT8 with ONNX Runtime's quantization: QDQ format,
 per-channel INT8 weights, UINT8 activations calibrated on images of the config's own dataset
 (the training split by default, prepared as at test time).
 

@@ -1,4 +1,4 @@
-"""Evaluate an exported model (ONNX, INT8 ONNX, OpenVINO, ncnn) as tools/test.py evaluates a
+r"""Evaluate an exported model (ONNX, INT8 ONNX, OpenVINO, ncnn) as tools/test.py evaluates a
 checkpoint: the config's test dataloader and evaluator, the config's own head decoding and NMS.
 
 The runtime is picked by the file: .onnx runs in ONNX Runtime (--backend openvino runs it in

@@ -1,4 +1,4 @@
-"""Check a config's COCO-format datasets before training: the files, the images, and where
+r"""Check a config's COCO-format datasets before training: the files, the images, and where
 they meet the config.
 
 Runs the checks ``CheckedCocoDataset`` runs when it is built (the annotation file read as meant:

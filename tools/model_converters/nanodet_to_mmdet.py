@@ -1,4 +1,4 @@
-"""Convert NanoDet-m's and NanoDet-Plus's released checkpoints (NanoDet's own layout) into
+r"""Convert NanoDet-m's and NanoDet-Plus's released checkpoints (NanoDet's own layout) into
 this project's.
 
 Reads NanoDet's Lightning ``.ckpt`` (``model.*`` weights; the EMA copy ``avg_model.*`` when there

@@ -1,4 +1,4 @@
-"""Convert ShuffleNet V2 weights (torchvision, mmpretrain/mmcls or Megvii ShuffleNet-Series)
+r"""Convert ShuffleNet V2 weights (torchvision, mmpretrain/mmcls or Megvii ShuffleNet-Series)
 into this project's layout, checked strictly against the backbone they are meant for.
 
 Example:
