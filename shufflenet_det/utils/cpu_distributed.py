@@ -39,11 +39,12 @@ def setup_cpu_distributed(cfg: Config) -> None:
 def finish_distributed() -> None:
     """End a distributed run on every rank together; nothing to do in a single process.
 
-    Each rank waits at a barrier until all have finished their last collective, then tears the
-    process group down before the interpreter exits. A rank that exits while a peer still
-    exchanges data with it, or with gloo's worker threads still alive, can abort ("terminate
-    called without an active exception") although its run succeeded. Call it only after a
-    successful run: a barrier would wait forever for a rank that failed.
+    Each rank waits at a barrier until all have finished their last collective, so that none
+    closes its connections while a peer still uses them, then tears the process group down
+    (stopping gloo's worker threads) while the interpreter is still alive: gloo threads left at
+    interpreter exit can abort a rank whose run succeeded ("terminate called without an active
+    exception", PyTorch issue 190489). Call it only after a successful run: a barrier would wait
+    forever for a rank that failed.
     """
     if dist.is_initialized():
         dist.barrier()
