@@ -49,7 +49,7 @@ log_processor = dict(by_epoch=False)
 @pytest.mark.parametrize('config, keep_ratio, iters', [
     ('fcos_shufflenetv2_coco.py', True, 400),
     ('nanodet_shufflenetv2_lightpan_320_coco.py', False, 400),
-    # 2-3 s an iteration here, its auxiliary head training too; this seed reaches 0.025 after
+    # about 2 s an iteration here, its auxiliary head training too; this seed reaches 0.025 after
     # 200 iterations, 0.039 after 250 and 0.103 after 300
     ('nanodet-plus_shufflenetv2_ghostpan_320_coco.py', False, 300),
 ])

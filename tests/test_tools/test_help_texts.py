@@ -13,8 +13,7 @@ TOOLS = sorted((REPO / 'tools').rglob('*.py'))
 def test_the_docstring_is_the_source_text(tool):
     source = tool.read_text()
     docstring = ast.get_docstring(ast.parse(source), clean=False)
-    if docstring is None:
-        pytest.skip('no module docstring')
+    assert docstring, 'a tool says what it does in its module docstring (its --help)'
     assert docstring in source  # a plain literal would join `\`-continued lines
 
 
