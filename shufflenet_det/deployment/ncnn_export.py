@@ -1,4 +1,5 @@
 """Convert an exported ONNX network to ncnn with pnnx, ncnn's own converter."""
+import os
 import shutil
 import subprocess
 import tempfile
@@ -12,7 +13,9 @@ def onnx_to_ncnn(onnx_path: str, param_path: str, input_shape: Tuple[int, ...]) 
     """Write the ncnn model (``.param`` and ``.bin``) of an ONNX network, in float32.
 
     pnnx writes its intermediate files (``.pnnx.*``, Python and simplified-ONNX copies) into a
-    temporary directory; only the ncnn pair is kept.
+    temporary directory beside ``param_path``; only the ncnn pair is kept, each file renamed
+    into place (the ``.bin`` first) once pnnx has written both. A failed conversion leaves an
+    existing pair as it was.
 
     Args:
         onnx_path (str): The ``.onnx`` file (with its external ``.data`` file, if any).
@@ -31,7 +34,7 @@ def onnx_to_ncnn(onnx_path: str, param_path: str, input_shape: Tuple[int, ...]) 
         raise DeployedModelError(f'pnnx is not installed ({error}); pip install pnnx') from error
     bin_path = str(Path(param_path).with_suffix('.bin'))
     source = Path(onnx_path)
-    with tempfile.TemporaryDirectory() as workdir:
+    with tempfile.TemporaryDirectory(dir=Path(param_path).resolve().parent) as workdir:
         for file in (source, source.with_name(source.name + '.data')):
             if file.exists():  # pnnx reads an external data file from beside the graph
                 shutil.copy(file, workdir)
@@ -46,6 +49,6 @@ def onnx_to_ncnn(onnx_path: str, param_path: str, input_shape: Tuple[int, ...]) 
         if result.returncode or not Path(f'{out}.ncnn.param').exists():
             tail = '\n'.join((result.stdout + result.stderr).splitlines()[-5:])
             raise DeployedModelError(f'pnnx could not convert {onnx_path}:\n{tail}')
-        shutil.move(f'{out}.ncnn.param', param_path)
-        shutil.move(f'{out}.ncnn.bin', bin_path)
+        os.replace(f'{out}.ncnn.bin', bin_path)
+        os.replace(f'{out}.ncnn.param', param_path)
     return bin_path

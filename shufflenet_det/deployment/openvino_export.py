@@ -1,4 +1,6 @@
 """Convert an exported ONNX network to OpenVINO's IR."""
+import os
+import tempfile
 from pathlib import Path
 
 from shufflenet_det.errors import DeployedModelError
@@ -7,7 +9,10 @@ from shufflenet_det.errors import DeployedModelError
 def onnx_to_openvino(onnx_path: str, xml_path: str) -> str:
     """Write the OpenVINO IR (``.xml`` and ``.bin``) of an ONNX network, weights in float32.
 
-    OpenVINO also runs the ``.onnx`` itself; the IR loads faster and needs no ONNX reader.
+    OpenVINO also runs the ``.onnx`` itself; the IR loads faster and needs no ONNX reader. The
+    pair is written into a temporary directory beside ``xml_path`` and each file renamed into
+    place (the ``.bin`` first) once both are complete. A failed conversion leaves an existing
+    pair as it was.
 
     Args:
         onnx_path (str): The ``.onnx`` file.
@@ -21,5 +26,11 @@ def onnx_to_openvino(onnx_path: str, xml_path: str) -> str:
     except ImportError as error:
         raise DeployedModelError(
             f'openvino is not installed ({error}); pip install openvino') from error
-    openvino.save_model(openvino.convert_model(onnx_path), xml_path, compress_to_fp16=False)
-    return str(Path(xml_path).with_suffix('.bin'))
+    bin_path = str(Path(xml_path).with_suffix('.bin'))
+    with tempfile.TemporaryDirectory(dir=Path(xml_path).resolve().parent) as workdir:
+        written = Path(workdir) / 'model.xml'  # the IR finds its weights by the .xml's name
+        openvino.save_model(openvino.convert_model(onnx_path), str(written),
+                            compress_to_fp16=False)
+        os.replace(written.with_suffix('.bin'), bin_path)
+        os.replace(written, xml_path)
+    return bin_path

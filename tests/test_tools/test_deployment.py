@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 
+from shufflenet_det.deployment import load_network
 from shufflenet_det.utils.complexity import build_detector
 from tests.reference_shufflenet import randomize_bn
 from tests.runtimes import requires
@@ -56,3 +57,39 @@ def test_each_runtime_finds_the_boxes_pytorch_finds(tmp_path, backend):
         assert label == exp_label and abs(score - exp_score) <= 1e-3
         assert np.allclose(box, exp_box, atol=0.11)
     assert cv2.imread(str(tmp_path / 'pred.jpg')).shape == (300, 300, 3)
+
+
+@pytest.mark.parametrize('backend, suffixes', [
+    pytest.param('ncnn', ('.ncnn.param', '.ncnn.bin'), marks=requires('ncnn', 'pnnx')),
+    pytest.param('openvino', ('.xml', '.bin'), marks=requires('openvino')),
+])
+def test_conversion_replaces_an_existing_pair_or_leaves_it_as_it_was(tmp_path, backend, suffixes):
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU()).eval()
+    torch.onnx.export(model, (torch.rand(1, 3, 32, 32), ), str(tmp_path / 'm.onnx'), dynamo=True)
+    run_tool('tools/deployment/convert_onnx.py', tmp_path / 'm.onnx', '--backend', backend)
+    pair = [tmp_path / ('m' + suffix) for suffix in suffixes]
+    first = [path.read_bytes() for path in pair]
+    listing = sorted(p.name for p in tmp_path.iterdir())  # the pair, no temporary files
+    assert listing == sorted(['m.onnx', 'm.onnx.data', *(path.name for path in pair)])
+
+    (tmp_path / 'bad.onnx').write_bytes(b'not a model')
+    out = tmp_path / pair[0].name
+    result = run_tool('tools/deployment/convert_onnx.py', tmp_path / 'bad.onnx', '--backend',
+                      backend, '--out', out, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f'error: {tmp_path / "bad.onnx"} is not a readable ONNX model '
+        "(Error parsing message with type 'onnx.ModelProto': Wire format was corrupt)"]
+    assert [path.read_bytes() for path in pair] == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(listing + ['bad.onnx'])
+
+    with torch.no_grad():  # a new model over the old pair: both files are the new model's
+        model[0].weight.mul_(2)
+    torch.onnx.export(model, (torch.rand(1, 3, 32, 32), ), str(tmp_path / 'm.onnx'), dynamo=True)
+    run_tool('tools/deployment/convert_onnx.py', tmp_path / 'm.onnx', '--backend', backend)
+    assert all(path.read_bytes() != old for path, old in zip(pair, first) if path.suffix == '.bin')
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(listing + ['bad.onnx'])
+    image = np.random.default_rng(0).random((1, 3, 32, 32), np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(image)).numpy()
+    np.testing.assert_allclose(load_network(str(pair[0]))(image)[0], expected, atol=1e-4)

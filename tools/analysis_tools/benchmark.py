@@ -4,16 +4,19 @@ Times, interleaved round by round so that machine noise hits every contender ali
 
 - backbones: a plain-PyTorch ShuffleNetV2 in torchvision's layout (the reference,
   ``shufflenet_det.benchmarking.ReferenceShuffleNetV2``), this project's ``ShuffleNetV2`` as
-  trained, the same after ``optimize_for_inference`` (BN folded, channels-last; ``--compile`` adds torch.compile), and
-  the backbone exported to ONNX and run by ONNX Runtime;
+  trained, the same after ``optimize_for_inference`` (BN folded, channels-last; ``--compile``
+  adds torch.compile), and the backbone exported to ONNX as ``export_onnx`` exports it
+  (channels aligned for ONNX Runtime's blocked layout) and, for comparison, without the
+  alignment, both run by ONNX Runtime;
 - detectors (``--configs``): end to end (uint8 image tensor in, boxes out: normalisation,
   network, decoding, NMS) as trained, on the fast path and with the network in ONNX Runtime,
   and the fast network forward alone; the report gives the share of the fast end-to-end time
   spent outside the network;
 - deployed networks (``--runtimes``, batch 1): each detector's network in PyTorch eager and on
-  the fast path, in ONNX Runtime FP32 and static INT8, in OpenVINO and in ncnn (converted by
-  pnnx), and, with ``--nanodet-ncnn DIR``, NanoDet-m's own ncnn export run by the same ncnn
-  package: the peer to beat. Runtimes that are not installed are left out, with a note.
+  the fast path, in ONNX Runtime FP32 (also exported without channel alignment) and static
+  INT8, in OpenVINO and in ncnn (converted by pnnx), and, with ``--nanodet-ncnn DIR``,
+  NanoDet-m's own ncnn export run by the same ncnn package: the peer to beat. Runtimes that
+  are not installed are left out, with a note.
 
 Every group is timed once per ``--threads`` count.
 
@@ -50,6 +53,7 @@ from shufflenet_det.benchmarking import (ReferenceShuffleNetV2, matmul_peak_gflo
                                          time_interleaved)
 from shufflenet_det.apis.onnx_export import export_onnx
 from shufflenet_det.deployment import DeployedDetector, DeployedNetwork, load_network
+from shufflenet_det.deployment.channel_alignment import align_branch_channels
 from shufflenet_det.deployment.int8_quantization import CalibrationImages, quantize_int8
 from shufflenet_det.deployment.ncnn_export import onnx_to_ncnn
 from shufflenet_det.deployment.ncnn_network import NcnnNetwork
@@ -57,10 +61,15 @@ from shufflenet_det.models.backbones import ShuffleNetV2
 from shufflenet_det.utils.cli import exit_status
 from shufflenet_det.utils.complexity import build_detector, complexity, end_to_end_batch
 
+UNALIGNED = '{}, channels not aligned'  # a row for the export without align_branch_channels
+
 def onnx_runtime_backbone(backbone: nn.Module, x: torch.Tensor, threads: int,
-                          workdir: str) -> Callable:
-    """``backbone`` exported to ONNX (dynamic batch) and loaded in ONNX Runtime."""
-    path = f'{workdir}/backbone_{x.shape[2]}x{x.shape[3]}.onnx'
+                          workdir: str, align_channels: bool = True) -> Callable:
+    """``backbone`` exported to ONNX (dynamic batch), with ``align_channels`` its channels
+    aligned as ``export_onnx`` aligns them, and loaded in ONNX Runtime."""
+    path = f'{workdir}/backbone_{x.shape[2]}x{x.shape[3]}_{align_channels}.onnx'
+    if align_channels:
+        backbone = align_branch_channels(copy.deepcopy(backbone))
     torch.onnx.export(backbone, (x, ), path, input_names=['image'], dynamo=True,
                       dynamic_shapes={'x': {0: torch.export.Dim('batch', min=1, max=1024)}})
     session = onnx_runtime_session(path, threads)
@@ -96,8 +105,9 @@ def bench_backbones(width: float, sizes: List[int], batches: List[int], args,
     ours.eval()
     fast = optimize_for_inference(copy.deepcopy(ours), compile=args.compile)
     for size in sizes:
-        onnx_run = onnx_runtime_backbone(ours, torch.rand(2, 3, size, size), args.threads,
-                                         args.workdir)
+        onnx_run, unaligned_run = (
+            onnx_runtime_backbone(ours, torch.rand(2, 3, size, size), args.threads,
+                                  args.workdir, align) for align in (True, False))
         for batch in batches:
             x = torch.rand(batch, 3, size, size)
             x_numpy = x.numpy()
@@ -108,6 +118,8 @@ def bench_backbones(width: float, sizes: List[int], batches: List[int], args,
                 'ShuffleNetV2': lambda: ours(x),
                 'ShuffleNetV2 fast path': lambda: fast(x),
                 'ShuffleNetV2 in ONNX Runtime': lambda: onnx_run(x_numpy),
+                UNALIGNED.format('ShuffleNetV2 in ONNX Runtime'):
+                    lambda: unaligned_run(x_numpy),
             }, args.repeats, args.warmup)
             rows += summarize('backbone', times, 'reference (torchvision layout)', macs, peak,
                               width=width, size=size, batch=batch)
@@ -117,10 +129,16 @@ def bench_backbones(width: float, sizes: List[int], batches: List[int], args,
 NANODET_NCNN = "NanoDet-m's own ncnn model"
 
 
-def runtime_networks(onnx_path: str, size: int, args) -> Dict[str, DeployedNetwork]:
-    """The exported network in every installed runtime: ONNX Runtime FP32 and INT8, OpenVINO,
-    ncnn; a missing runtime is left out with a note."""
-    networks = {'ONNX Runtime FP32': load_network(onnx_path, threads=args.threads)}
+def runtime_networks(model: nn.Module, onnx_path: str, size: int,
+                     args) -> Dict[str, DeployedNetwork]:
+    """The exported network in every installed runtime: ONNX Runtime FP32 (also exported
+    without channel alignment) and INT8, OpenVINO, ncnn; a missing runtime is left out with a
+    note."""
+    unaligned_path = onnx_path.replace('.onnx', '_unaligned.onnx')
+    export_onnx(model, unaligned_path, (size, size), align_channels=False)
+    networks = {'ONNX Runtime FP32': load_network(onnx_path, threads=args.threads),
+                UNALIGNED.format('ONNX Runtime FP32'): load_network(unaligned_path,
+                                                                    threads=args.threads)}
     int8_path = onnx_path.replace('.onnx', '_int8.onnx')
     # Latency does not depend on what the ranges are calibrated on: random images do.
     rng = np.random.default_rng(0)
@@ -164,7 +182,7 @@ def bench_runtimes(model: nn.Module, fast: nn.Module, name: str, size: int, onnx
     image = torch.stack(data['inputs']).float().numpy()
     contenders = {'PyTorch eager': lambda: model._forward(inputs),
                   'PyTorch fast path': lambda: fast._forward(fast_inputs)}
-    networks = runtime_networks(onnx_path, size, args)
+    networks = runtime_networks(model, onnx_path, size, args)
     if args.nanodet_ncnn:
         peer = nanodet_ncnn(args.nanodet_ncnn, size, model, args.threads)
         if peer is not None:
@@ -263,8 +281,8 @@ def plot_scaling(rows: List[dict], path: str) -> None:
             points = sorted((r['batch'], r['median_ms'] / r['batch']) for r in mine
                             if r['size'] == size)
             by_batch.plot(*zip(*points), marker='o', label=f'{size}x{size}')
-        by_size.set(title=f'{group}: latency per batch, {most_threads} threads', xlabel='input size (pixels a side)',
-                    ylabel='ms')
+        by_size.set(title=f'{group}: latency per batch, {most_threads} threads',
+                    xlabel='input size (pixels a side)', ylabel='ms')
         by_batch.set(title=f'{group}: latency per image', xlabel='batch size', ylabel='ms')
         by_size.legend()
         by_batch.legend()

@@ -25,7 +25,11 @@ SUFFIXES = dict(ncnn='.ncnn.param', openvino='.xml')
 
 def input_shape(onnx_path: str) -> tuple:
     """The (1, C, H, W) input of an ONNX graph whose batch dimension may be dynamic."""
-    graph = onnx.load(onnx_path, load_external_data=False).graph
+    try:
+        graph = onnx.load(onnx_path, load_external_data=False).graph
+    except Exception as error:  # protobuf's DecodeError, or an unreadable file
+        raise DeployedModelError(
+            f'{onnx_path} is not a readable ONNX model ({error})') from error
     dims = graph.input[0].type.tensor_type.shape.dim
     shape = [dim.dim_value for dim in dims[1:]]
     if not all(shape):
@@ -47,8 +51,9 @@ def main() -> None:
     expected = SUFFIXES[args.backend].split('.')[-1]
     if not out.endswith('.' + expected):
         parser.error(f'--out for {args.backend} must end in .{expected}, got {out}')
+    shape = input_shape(args.onnx)  # refuses a file that is not an ONNX model
     if args.backend == 'ncnn':
-        weights = onnx_to_ncnn(args.onnx, out, input_shape(args.onnx))
+        weights = onnx_to_ncnn(args.onnx, out, shape)
     else:
         weights = onnx_to_openvino(args.onnx, out)
     print(f'wrote {out} and {weights}')
