@@ -50,22 +50,24 @@ def placed_conv(module: ConvModule, in_positions: Sequence[int], in_channels: in
         nn.Sequential: The padded conv and the module's activation.
     """
     conv = module.conv
+    if conv.groups not in (1, conv.in_channels):
+        raise ValueError(f'only dense and depthwise convs can be placed, got groups={conv.groups}')
     depthwise = conv.groups > 1
-    padded = nn.Conv2d(in_channels, in_channels if depthwise else out_channels,
-                       conv.kernel_size, conv.stride, conv.padding,
-                       groups=in_channels if depthwise else 1)
+    padded_conv = nn.Conv2d(in_channels, in_channels if depthwise else out_channels,
+                            conv.kernel_size, conv.stride, conv.padding,
+                            groups=in_channels if depthwise else 1)
     positions = torch.as_tensor(list(in_positions))
     bias = conv.bias.detach() if conv.bias is not None else torch.zeros(conv.out_channels)
     with torch.no_grad():
-        padded.weight.zero_()
-        padded.bias.zero_()
+        padded_conv.weight.zero_()
+        padded_conv.bias.zero_()
         if depthwise:
-            padded.weight[positions] = conv.weight
-            padded.bias[positions] = bias
+            padded_conv.weight[positions] = conv.weight
+            padded_conv.bias[positions] = bias
         else:
-            padded.weight[:conv.out_channels, positions] = conv.weight
-            padded.bias[:conv.out_channels] = bias
-    return nn.Sequential(padded, module.activate if module.with_activation else nn.Identity())
+            padded_conv.weight[:conv.out_channels, positions] = conv.weight
+            padded_conv.bias[:conv.out_channels] = bias
+    return nn.Sequential(padded_conv, module.activate if module.with_activation else nn.Identity())
 
 
 class AlignedUnit(nn.Module):

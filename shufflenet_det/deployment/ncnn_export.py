@@ -34,7 +34,8 @@ def onnx_to_ncnn(onnx_path: str, param_path: str, input_shape: Tuple[int, ...]) 
         raise DeployedModelError(f'pnnx is not installed ({error}); pip install pnnx') from error
     bin_path = str(Path(param_path).with_suffix('.bin'))
     source = Path(onnx_path)
-    with tempfile.TemporaryDirectory(dir=Path(param_path).resolve().parent) as workdir:
+    with tempfile.TemporaryDirectory(dir=Path(param_path).resolve().parent,
+                                     prefix='.convert-') as workdir:
         for file in (source, source.with_name(source.name + '.data')):
             if file.exists():  # pnnx reads an external data file from beside the graph
                 shutil.copy(file, workdir)
@@ -46,9 +47,10 @@ def onnx_to_ncnn(onnx_path: str, param_path: str, input_shape: Tuple[int, ...]) 
              f'pnnxpy={out}_pnnx.py', f'pnnxonnx={out}.pnnx.onnx',
              f'ncnnparam={out}.ncnn.param', f'ncnnbin={out}.ncnn.bin', f'ncnnpy={out}_ncnn.py'],
             capture_output=True, text=True, cwd=workdir)  # external data: relative to cwd
-        if result.returncode or not Path(f'{out}.ncnn.param').exists():
+        written = (Path(f'{out}.ncnn.bin'), Path(f'{out}.ncnn.param'))
+        if result.returncode or not all(path.exists() for path in written):
             tail = '\n'.join((result.stdout + result.stderr).splitlines()[-5:])
             raise DeployedModelError(f'pnnx could not convert {onnx_path}:\n{tail}')
-        os.replace(f'{out}.ncnn.bin', bin_path)
-        os.replace(f'{out}.ncnn.param', param_path)
+        os.replace(written[0], bin_path)
+        os.replace(written[1], param_path)
     return bin_path

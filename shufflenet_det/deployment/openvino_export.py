@@ -20,17 +20,29 @@ def onnx_to_openvino(onnx_path: str, xml_path: str) -> str:
 
     Returns:
         str: The ``.bin`` path.
+
+    Raises:
+        DeployedModelError: When OpenVINO is not installed or cannot convert the network (with
+            the last lines of its report).
     """
     try:
         import openvino
+        from openvino.frontend import (GeneralFailure, NotImplementedFailure,
+                                       OpConversionFailure, OpValidationFailure)
     except ImportError as error:
         raise DeployedModelError(
             f'openvino is not installed ({error}); pip install openvino') from error
     bin_path = str(Path(xml_path).with_suffix('.bin'))
-    with tempfile.TemporaryDirectory(dir=Path(xml_path).resolve().parent) as workdir:
+    with tempfile.TemporaryDirectory(dir=Path(xml_path).resolve().parent,
+                                     prefix='.convert-') as workdir:
         written = Path(workdir) / 'model.xml'  # the IR finds its weights by the .xml's name
-        openvino.save_model(openvino.convert_model(onnx_path), str(written),
-                            compress_to_fp16=False)
+        try:
+            network = openvino.convert_model(onnx_path)
+        except (GeneralFailure, NotImplementedFailure, OpConversionFailure,
+                OpValidationFailure) as error:
+            tail = '\n'.join(str(error).strip().splitlines()[-3:])
+            raise DeployedModelError(f'OpenVINO could not convert {onnx_path}:\n{tail}') from error
+        openvino.save_model(network, str(written), compress_to_fp16=False)
         os.replace(written.with_suffix('.bin'), bin_path)
         os.replace(written, xml_path)
     return bin_path

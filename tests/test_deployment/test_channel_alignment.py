@@ -4,14 +4,16 @@ import onnx
 import pytest
 import torch
 import torch.nn as nn
+from mmcv.cnn import ConvModule
 
 from shufflenet_det.apis.onnx_export import export_onnx
-from shufflenet_det.deployment.channel_alignment import AlignedStage, align_branch_channels
+from shufflenet_det.deployment.channel_alignment import (AlignedStage, align_branch_channels,
+                                                         placed_conv)
 from shufflenet_det.models.backbones import ShuffleNetV2
 from shufflenet_det.utils.complexity import build_detector
 from tests.reference_shufflenet import randomize_bn
 from tests.runtimes import requires
-from tests.test_tools.tool_runner import REPO
+from tests.test_tools.tool_runner import REPO, run_tool
 
 
 def backbone(widen_factor, extra_dw=False, **kwargs):
@@ -55,6 +57,19 @@ def test_a_backbone_with_group_norm_is_left_as_it_is():
     assert all(isinstance(stage, nn.Sequential) for stage in aligned.layers[:3])
 
 
+def test_a_grouped_conv_is_refused_rather_than_placed_wrongly():
+    grouped = ConvModule(8, 8, 3, padding=1, groups=2, norm_cfg=None)
+    with pytest.raises(ValueError, match='groups=2'):
+        placed_conv(grouped, range(8), 12, 12)
+
+
+def stem_shape(onnx_path):
+    """The weight shape of the first convolution of an ONNX graph."""
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    shapes = {i.name: list(i.dims) for i in graph.initializer}
+    return next(shapes[n.input[1]] for n in graph.node if n.op_type == 'Conv')
+
+
 def test_export_aligns_a_copy_and_leaves_the_detector_as_it_is(tmp_path):
     _, model = build_detector(str(REPO / 'configs/nanodet_shufflenetv2_lightpan_320_coco.py'))
     randomize_bn(model)
@@ -73,10 +88,15 @@ def test_export_aligns_a_copy_and_leaves_the_detector_as_it_is(tmp_path):
     assert state.keys() == before.keys()
     assert all(torch.equal(state[k], before[k]) for k in before)
     assert isinstance(model.backbone.layers[0], nn.Sequential)
-    graph = onnx.load(str(tmp_path / 'm.onnx'), load_external_data=False).graph
-    shapes = {i.name: list(i.dims) for i in graph.initializer}
-    stem = next(shapes[n.input[1]] for n in graph.node if n.op_type == 'Conv')
-    assert stem == [32, 3, 3, 3]
+    assert stem_shape(tmp_path / 'm.onnx') == [32, 3, 3, 3]
+
+
+def test_export_tool_aligns_unless_told_not_to(tmp_path):
+    for flags, stem in (((), [32, 3, 3, 3]), (('--no-align-channels', ), [24, 3, 3, 3])):
+        run_tool('tools/deployment/pytorch2onnx.py',
+                 'configs/nanodet_shufflenetv2_lightpan_320_coco.py', '--out', tmp_path / 'm.onnx',
+                 '--shape', '64', '64', *flags)
+        assert stem_shape(tmp_path / 'm.onnx') == stem
 
 
 def optimized_conv_domains(module, path):

@@ -2,6 +2,7 @@ import re
 
 import cv2
 import numpy as np
+import onnx
 import pytest
 import torch
 import torch.nn as nn
@@ -73,22 +74,31 @@ def test_conversion_replaces_an_existing_pair_or_leaves_it_as_it_was(tmp_path, b
     assert listing == sorted(['m.onnx', 'm.onnx.data', *(path.name for path in pair)])
 
     (tmp_path / 'bad.onnx').write_bytes(b'not a model')
+    x = onnx.helper.make_tensor_value_info('x', onnx.TensorProto.FLOAT, [1, 3, 32, 32])
+    graph = onnx.helper.make_graph(  # readable, but no converter knows its op
+        [onnx.helper.make_node('NoSuchOp', ['x'], ['y'], domain='example')], 'g', [x],
+        [onnx.helper.make_tensor_value_info('y', onnx.TensorProto.FLOAT, [1, 3, 32, 32])])
+    onnx.save(onnx.helper.make_model(graph, opset_imports=[
+        onnx.helper.make_opsetid('', 17), onnx.helper.make_opsetid('example', 1)]),
+        tmp_path / 'unknown.onnx')
     out = tmp_path / pair[0].name
-    result = run_tool('tools/deployment/convert_onnx.py', tmp_path / 'bad.onnx', '--backend',
-                      backend, '--out', out, check=False)
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        f'error: {tmp_path / "bad.onnx"} is not a readable ONNX model '
-        "(Error parsing message with type 'onnx.ModelProto': Wire format was corrupt)"]
-    assert [path.read_bytes() for path in pair] == first
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(listing + ['bad.onnx'])
+    for bad, message in (('bad.onnx', 'is not a readable ONNX model ('),
+                         ('unknown.onnx', 'could not convert')):
+        result = run_tool('tools/deployment/convert_onnx.py', tmp_path / bad, '--backend',
+                          backend, '--out', out, check=False)
+        assert result.returncode == 2
+        assert result.stderr.startswith('error: ') and message in result.stderr
+        assert 'Traceback' not in result.stderr
+        assert [path.read_bytes() for path in pair] == first
+    listing += ['bad.onnx', 'unknown.onnx']
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(listing)
 
     with torch.no_grad():  # a new model over the old pair: both files are the new model's
         model[0].weight.mul_(2)
     torch.onnx.export(model, (torch.rand(1, 3, 32, 32), ), str(tmp_path / 'm.onnx'), dynamo=True)
     run_tool('tools/deployment/convert_onnx.py', tmp_path / 'm.onnx', '--backend', backend)
     assert all(path.read_bytes() != old for path, old in zip(pair, first) if path.suffix == '.bin')
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(listing + ['bad.onnx'])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(listing)
     image = np.random.default_rng(0).random((1, 3, 32, 32), np.float32)
     with torch.no_grad():
         expected = model(torch.from_numpy(image)).numpy()

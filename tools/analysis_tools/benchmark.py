@@ -63,6 +63,7 @@ from shufflenet_det.utils.complexity import build_detector, complexity, end_to_e
 
 UNALIGNED = '{}, channels not aligned'  # a row for the export without align_branch_channels
 
+
 def onnx_runtime_backbone(backbone: nn.Module, x: torch.Tensor, threads: int,
                           workdir: str, align_channels: bool = True) -> Callable:
     """``backbone`` exported to ONNX (dynamic batch), with ``align_channels`` its channels
