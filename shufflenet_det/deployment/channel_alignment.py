@@ -1,22 +1,24 @@
-"""ShuffleNetV2 with its channel counts padded for ONNX Runtime's blocked layout, for export.
+"""ShuffleNetV2 with its channel counts padded for ONNX Runtime's fast kernels, for export.
 
-ONNX Runtime runs convolutions in its blocked NCHWc layout only when their channel count is a
-multiple of 4, and pooling only for a multiple of the block size. ShuffleNetV2 1.0x's first
-stage has 58-channel branches (2.0x: 122) and its stem 24 channels, so ONNX Runtime runs the
-stem's pooling and that whole stage, where the feature maps are largest, in its slower plain
-layout. :func:`align_branch_channels` rebuilds them with 60 (124) channel branches and a
-32-channel stem that compute the same stage outputs.
+ONNX Runtime runs an FP32 convolution in its blocked NCHWc layout only when its input channels
+are a multiple of 4, and a depthwise convolution or a pooling only for a multiple of the block
+size (16 with AVX-512, 8 with AVX2); its INT8 depthwise convolution is several times faster for
+a multiple of 16 (at 40x40, one thread: 199 us for 60 channels, 29 us for 64). ShuffleNetV2's
+stem has 24 channels and its branches are 24, 48, 96 (0.5x), 58, 116, 232 (1.0x), 88, 176, 352
+(1.5x) or 122, 244, 488 (2.0x) wide. :class:`AlignedShuffleNetV2` rebuilds the network with a
+32-channel stem and every branch padded to the next multiple of 16, computing the same outputs.
 
-Inside an aligned stage the feature map carries ``2 * padded`` channels: the ``2 * branch``
-channels of the original come first, in the original order, and the rest are ignored by every
-later convolution (zero weights) and dropped at the stage's end. The shuffle keeps that layout
-because it interleaves the two padded halves: the first ``2 * branch`` interleaved channels are
-those of the two real halves. A stride-1 unit passes ``x[:, :padded]`` through (its extra
-channels fall into the ignored tail after the shuffle) and feeds its branch the narrowest slice
-that ends at the last channel, holds the second half and is a multiple of 4 wide.
+A stage's feature map then carries ``2 * padded`` channels: the ``2 * branch`` channels of the
+original come first, in the original order, and the rest are ignored by every later
+convolution (zero weights). The shuffle keeps that layout because it interleaves the two padded
+halves: the first ``2 * branch`` interleaved channels are those of the two real halves. A
+stride-1 unit passes ``x[:, :padded]`` through (its extra channels fall into the ignored tail
+after the shuffle) and feeds its branch the real second half, widened to the left to a
+multiple of 4 channels (of 16 for ShuffleNetV2*'s extra depthwise conv). The padded layout runs
+from stage to stage; only the outputs the backbone returns are cut to their real channels.
 """
 import copy
-from typing import Sequence
+from typing import Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -26,8 +28,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from shufflenet_det.models.backbones import ShuffleNetV2
 from shufflenet_det.models.backbones.shufflenet_v2 import InvertedResidual, concat_shuffle
 
-ALIGNMENT = 4  # NCHWc convolutions: a channel count that is a multiple of 4
-STEM_ALIGNMENT = 16  # NCHWc pooling: a multiple of the block size (8 with AVX2, 16 AVX-512)
+ALIGNMENT = 16  # the NCHWc block with AVX-512; a multiple of AVX2's 8
+CONV_INPUT_MULTIPLE = 4  # NCHWc convolutions take any multiple of 4 input channels
 
 
 def round_up(channels: int, multiple: int = ALIGNMENT) -> int:
@@ -90,11 +92,12 @@ class AlignedUnit(nn.Module):
             self.branch1 = nn.Sequential(
                 placed_conv(unit.branch1[0], in_positions, in_channels, in_channels),
                 placed_conv(unit.branch1[1], in_positions, in_channels, self.padded))
-        else:
-            branch_width = round_up(2 * self.padded - branch)
-            self.branch_start = 2 * self.padded - branch_width
+        else:  # the branch reads the second half, widened to the left to a multiple of 4
+            multiple = ALIGNMENT if unit.extra_dw is not None else CONV_INPUT_MULTIPLE
+            self.branch_start = 2 * branch - round_up(branch, multiple)
+            self.branch_end = 2 * branch
             in_positions = range(branch - self.branch_start, 2 * branch - self.branch_start)
-            in_channels = branch_width
+            in_channels = self.branch_end - self.branch_start
         layers = []
         if unit.extra_dw is not None:
             layers.append(placed_conv(unit.extra_dw, in_positions, in_channels, in_channels))
@@ -106,12 +109,13 @@ class AlignedUnit(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride == 2:
             return concat_shuffle(self.branch1(x), self.branch2(x))
-        return concat_shuffle(x[:, :self.padded], self.branch2(x[:, self.branch_start:]))
+        return concat_shuffle(x[:, :self.padded],
+                              self.branch2(x[:, self.branch_start:self.branch_end]))
 
 
 class AlignedStage(nn.Module):
-    """A ShuffleNetV2 stage whose branch channels are padded to a multiple of 4; its output
-    is the original stage's.
+    """A ShuffleNetV2 stage on the padded layout: its output holds the original stage's
+    ``out_channels`` first, then ``padded_channels - out_channels`` ignored ones.
 
     Args:
         stage (nn.Sequential): The stage's units, their BNs folded.
@@ -125,38 +129,74 @@ class AlignedStage(nn.Module):
         units += [AlignedUnit(unit, 2 * units[0].padded) for unit in stage[1:]]
         self.units = nn.Sequential(*units)
         self.out_channels = 2 * first.branch2[0].conv.out_channels
+        self.padded_channels = 2 * units[0].padded
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.units(x)
-        return x[:, :self.out_channels] if x.shape[1] > self.out_channels else x
+        return self.units(x)
+
+
+class AlignedShuffleNetV2(nn.Module):
+    """A ``ShuffleNetV2`` with BN, rebuilt on the padded layout (see the module docstring):
+    the same outputs, channel counts that ONNX Runtime's fast kernels take. Only for inference
+    and export: its BNs are folded into plain convs.
+
+    Args:
+        backbone (ShuffleNetV2): The backbone; it is copied, not changed.
+    """
+
+    def __init__(self, backbone: ShuffleNetV2) -> None:
+        super().__init__()
+        folded = fuse_conv_bn(copy.deepcopy(backbone).eval())
+        channels = round_up(folded.conv1.conv.out_channels)
+        self.conv1 = placed_conv(folded.conv1, range(3), 3, channels)
+        self.maxpool = folded.maxpool
+        self.stages = nn.ModuleList()
+        for stage in folded.layers[:3]:
+            self.stages.append(AlignedStage(stage, channels))
+            channels = self.stages[-1].padded_channels
+        self.conv5 = None
+        if len(folded.layers) > 3:  # conv5, built only when the backbone returns it
+            conv5 = folded.layers[3]
+            self.conv5 = placed_conv(conv5, range(conv5.conv.in_channels), channels,
+                                     conv5.conv.out_channels)
+        self.out_indices = folded.out_indices
+        self.train(backbone.training)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """Return the feature maps selected by ``out_indices``, with their real channels."""
+        x = self.maxpool(self.conv1(x))
+        outs = []
+        for index, stage in enumerate(self.stages):
+            x = stage(x)
+            if index in self.out_indices:
+                outs.append(x[:, :stage.out_channels])
+        if self.conv5 is not None:
+            outs.append(self.conv5(x))
+        return tuple(outs)
 
 
 def align_branch_channels(model: nn.Module) -> nn.Module:
-    """Rebuild, in place, every ``ShuffleNetV2`` in ``model`` on channel counts that ONNX
-    Runtime's NCHWc layout takes, computing the same outputs (up to float rounding).
-
-    The stem gets ``STEM_ALIGNMENT`` channels (24 -> 32), so that the max pooling after it runs
-    in NCHWc too; the first stage, which reads the stem, and every stage whose branch channels
-    are not a multiple of 4 become :class:`AlignedStage` s. Only for inference and export:
-    their BNs are folded into plain convs. A backbone with norms other than BN is left as it is.
+    """Replace every ``ShuffleNetV2`` with BN in ``model`` by an :class:`AlignedShuffleNetV2`,
+    computing the same outputs (up to float rounding). A backbone with norms other than BN is
+    left as it is. Only for inference and export.
 
     Args:
         model (nn.Module): A detector, a backbone, or any module holding one; in eval mode.
 
     Returns:
-        nn.Module: ``model`` itself.
+        nn.Module: ``model``, changed in place, or the aligned backbone if ``model`` is one.
     """
-    for backbone in [m for m in model.modules() if isinstance(m, ShuffleNetV2)]:
-        if not all(isinstance(m.norm, _BatchNorm) for m in backbone.modules()
-                   if isinstance(m, ConvModule) and m.with_norm):
-            continue
-        stem = fuse_conv_bn(copy.deepcopy(backbone.conv1).eval())
-        channels = round_up(stem.conv.out_channels, STEM_ALIGNMENT)
-        backbone.conv1 = placed_conv(stem, range(3), 3, channels)
-        for index, stage in enumerate(backbone.layers[:3]):
-            branch = stage[0].branch2[0].conv.out_channels
-            if index == 0 or branch % ALIGNMENT:
-                backbone.layers[index] = AlignedStage(
-                    fuse_conv_bn(copy.deepcopy(stage).eval()), channels)
-            channels = 2 * branch
+    if is_alignable(model):
+        return AlignedShuffleNetV2(model)
+    for parent in list(model.modules()):
+        for name, child in parent.named_children():
+            if is_alignable(child):
+                setattr(parent, name, AlignedShuffleNetV2(child))
     return model
+
+
+def is_alignable(module: nn.Module) -> bool:
+    """Whether ``module`` is a ``ShuffleNetV2`` whose norms are all BN (they fold away)."""
+    return isinstance(module, ShuffleNetV2) and all(
+        isinstance(m.norm, _BatchNorm) for m in module.modules()
+        if isinstance(m, ConvModule) and m.with_norm)

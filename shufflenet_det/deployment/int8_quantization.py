@@ -81,6 +81,7 @@ def quantize_int8(fp32_path: str, int8_path: str, calibration: CalibrationImages
         prepared = os.path.join(workdir, 'prepared.onnx')
         quantized = os.path.join(workdir, 'int8.onnx')
         quant_pre_process(fp32_path, prepared)
+        widen_image_convolutions(prepared)
         quantizable = set(QDQRegistry) if int8_op_types is None else set(int8_op_types)
         op_types = sorted({node.op_type for node in onnx.load(prepared).graph.node} &
                           quantizable - set(fp32_op_types))
@@ -90,6 +91,41 @@ def quantize_int8(fp32_path: str, int8_path: str, calibration: CalibrationImages
             op_types_to_quantize=op_types, nodes_to_exclude=list(fp32_nodes),
             calibrate_method=methods[method])
         os.replace(quantized, int8_path)
+
+
+def widen_image_convolutions(path: str) -> None:
+    """Give every convolution of the ONNX model in ``path`` that reads 3 channels (the image)
+    a fourth, zero input channel, computing the same outputs.
+
+    ONNX Runtime's INT8 convolution has no fast kernel for 3 input channels: NanoDet-m's stem
+    at 320x320 took 1208 us as it is and 463 us with the fourth channel (one thread).
+    ``path`` is rewritten in place.
+
+    Args:
+        path (str): The ``.onnx`` file.
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(path)
+    graph = model.graph
+    weights = {tensor.name: tensor for tensor in graph.initializer}
+    for node in list(graph.node):
+        groups = next((a.i for a in node.attribute if a.name == 'group'), 1)
+        weight = weights.get(node.input[1]) if node.op_type == 'Conv' else None
+        if weight is None or groups != 1 or weight.dims[1] != 3:
+            continue
+        array = numpy_helper.to_array(weight)
+        wide = numpy_helper.from_array(
+            np.concatenate((array, np.zeros_like(array[:, :1])), axis=1), f'{weight.name}_4ch')
+        pads = numpy_helper.from_array(np.array([0, 0, 0, 0, 0, 1, 0, 0]), f'{node.name}_pads')
+        graph.initializer.extend([wide, pads])
+        padded = f'{node.input[0]}_4ch'
+        graph.node.insert(list(graph.node).index(node), helper.make_node(
+            'Pad', [node.input[0], pads.name], [padded], name=f'{node.name}_to_4_channels'))
+        node.input[0], node.input[1] = padded, wide.name
+    onnx.save(model, path)
+
 
 def calibration_batches(cfg: Config, deployed: DeployedDetector, count: int, seed: int,
                         split: str = 'train') -> Tuple[int, Iterator[np.ndarray]]:

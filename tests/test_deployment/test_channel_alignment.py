@@ -7,8 +7,8 @@ import torch.nn as nn
 from mmcv.cnn import ConvModule
 
 from shufflenet_det.apis.onnx_export import export_onnx
-from shufflenet_det.deployment.channel_alignment import (AlignedStage, align_branch_channels,
-                                                         placed_conv)
+from shufflenet_det.deployment.channel_alignment import (AlignedShuffleNetV2,
+                                                         align_branch_channels, placed_conv)
 from shufflenet_det.models.backbones import ShuffleNetV2
 from shufflenet_det.utils.complexity import build_detector
 from tests.reference_shufflenet import randomize_bn
@@ -38,16 +38,15 @@ def test_aligned_backbone_computes_the_same_outputs(widen_factor, extra_dw):
     for out, ref in zip(found, expected):
         assert out.shape == ref.shape
         torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    assert isinstance(aligned, AlignedShuffleNetV2)
     assert aligned.conv1[0].out_channels == 32
-    for conv in [m for m in aligned.modules() if isinstance(m, nn.Conv2d)][1:]:
-        # what ONNX Runtime's NCHWc convolutions take: a multiple of 4 (conv5 is not padded)
-        assert conv.in_channels % 4 == 0, conv
-    # The first stage reads the padded stem; only it has branches that need padding (1.0x: 58
-    # channels, 2.0x: 122), and they get the next multiple of 4.
-    assert [type(stage) for stage in aligned.layers[:3]] == [AlignedStage, nn.Sequential,
-                                                             nn.Sequential]
-    branch = model.layers[0][0].branch2[0].conv.out_channels
-    assert aligned.layers[0].units[0].padded == -(-branch // 4) * 4
+    convs = [m for m in aligned.modules() if isinstance(m, nn.Conv2d)]
+    for conv in convs[1:]:  # what ONNX Runtime's NCHWc convolutions take
+        assert conv.in_channels % (16 if conv.groups > 1 else 4) == 0, conv
+    for stage, original in zip(aligned.stages, model.layers):
+        branch = original[0].branch2[0].conv.out_channels
+        assert stage.padded_channels == 2 * (-(-branch // 16) * 16)  # next multiple of 16
+        assert stage.out_channels == 2 * branch
 
 
 def test_a_backbone_with_group_norm_is_left_as_it_is():

@@ -1,5 +1,6 @@
 """The benchmark script runs and reports every contender (a smoke test: speed is not tested)."""
 import json
+import re
 
 from tests.runtimes import requires
 from tests.test_tools.tool_runner import REPO, run_tool
@@ -18,7 +19,7 @@ def test_benchmark_reports_backbones_and_detectors(tmp_path):
     rows = report['rows']
     backbone = [r for r in rows if r['group'] == 'backbone']
     detector = [r for r in rows if r['group'] == 'retinanet_shufflenetv2_fpn_1x_coco']
-    assert len(backbone) == 5 * 2 and len(detector) == 4 * 2 * 2  # FPN adds the 96 size
+    assert len(backbone) == 6 * 2 and len(detector) == 4 * 2 * 2  # FPN adds the 96 size
     assert {r['size'] for r in detector} == {64, 96}
     for row in rows:
         assert row['median_ms'] > 0 and row['gflops_per_s'] > 0 and 0 < row['peak_fraction']
@@ -28,6 +29,7 @@ def test_benchmark_reports_backbones_and_detectors(tmp_path):
     assert len(shares) == 4 and all(share < 1 for share in shares)
     assert {r['name'] for r in rows} >= {'ShuffleNetV2 in ONNX Runtime',
                                          'ShuffleNetV2 in ONNX Runtime, channels not aligned',
+                                         'ShuffleNetV2 in ONNX Runtime INT8',
                                          'end to end, ONNX Runtime'}
     table = (tmp_path / 'b.md').read_text()
     assert table.count('\n| ') == len(rows) + 1 and 'matmul peak' in table
@@ -62,6 +64,10 @@ def test_onnx_profile_lists_time_by_operator(tmp_path):
              'configs/nanodet_shufflenetv2_lightpan_320_coco.py', '--out', tmp_path / 'm.onnx',
              '--shape', '64', '64')
     out = run_tool('tools/analysis_tools/onnx_profile.py', tmp_path / 'm.onnx', '--runs',
-                   '3').stdout
+                   '3', '--nodes', '2').stdout
     assert 'ms of kernels per run (1 threads, 3 runs)' in out
-    assert any(line.split()[0] in ('Conv', 'FusedConv') for line in out.splitlines()[1:])
+    lines = out.splitlines()
+    assert any(line.split()[0] in ('Conv', 'FusedConv') for line in lines[1:])
+    nodes = lines[lines.index('  slowest nodes:') + 1:]
+    assert len(nodes) == 2 and all(re.fullmatch(r'  +\d+\.\d us  \S+  \w+ -> [\dx ]+', line)
+                                   for line in nodes), nodes

@@ -6,8 +6,8 @@ Times, interleaved round by round so that machine noise hits every contender ali
   ``shufflenet_det.benchmarking.ReferenceShuffleNetV2``), this project's ``ShuffleNetV2`` as
   trained, the same after ``optimize_for_inference`` (BN folded, channels-last; ``--compile``
   adds torch.compile), and the backbone exported to ONNX as ``export_onnx`` exports it
-  (channels aligned for ONNX Runtime's blocked layout) and, for comparison, without the
-  alignment, both run by ONNX Runtime;
+  (channels aligned for ONNX Runtime's fast kernels) and, for comparison, without the
+  alignment, both run by ONNX Runtime, and the aligned export quantized to static INT8;
 - detectors (``--configs``): end to end (uint8 image tensor in, boxes out: normalisation,
   network, decoding, NMS) as trained, on the fast path and with the network in ONNX Runtime,
   and the fast network forward alone; the report gives the share of the fast end-to-end time
@@ -38,7 +38,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -64,17 +64,27 @@ from shufflenet_det.utils.complexity import build_detector, complexity, end_to_e
 UNALIGNED = '{}, channels not aligned'  # a row for the export without align_branch_channels
 
 
-def onnx_runtime_backbone(backbone: nn.Module, x: torch.Tensor, threads: int,
-                          workdir: str, align_channels: bool = True) -> Callable:
+def export_backbone(backbone: nn.Module, size: int, workdir: str,
+                    align_channels: bool = True) -> str:
     """``backbone`` exported to ONNX (dynamic batch), with ``align_channels`` its channels
-    aligned as ``export_onnx`` aligns them, and loaded in ONNX Runtime."""
-    path = f'{workdir}/backbone_{x.shape[2]}x{x.shape[3]}_{align_channels}.onnx'
+    aligned as ``export_onnx`` aligns them; returns the file."""
+    path = f'{workdir}/backbone_{size}x{size}_{align_channels}.onnx'
     if align_channels:
         backbone = align_branch_channels(copy.deepcopy(backbone))
-    torch.onnx.export(backbone, (x, ), path, input_names=['image'], dynamo=True,
+    torch.onnx.export(backbone, (torch.rand(2, 3, size, size), ), path, input_names=['image'],
+                      dynamo=True,
                       dynamic_shapes={'x': {0: torch.export.Dim('batch', min=1, max=1024)}})
-    session = onnx_runtime_session(path, threads)
-    return lambda batch: session.run(None, {'image': batch})
+    return path
+
+
+def quantized(onnx_path: str, size: int) -> str:
+    """``onnx_path`` quantized to static INT8 beside it. Latency does not depend on what the
+    ranges are calibrated on: random images do."""
+    int8_path = onnx_path.replace('.onnx', '_int8.onnx')
+    rng = np.random.default_rng(0)
+    images = (rng.integers(0, 256, (1, 3, size, size)).astype(np.float32) for _ in range(4))
+    quantize_int8(onnx_path, int8_path, CalibrationImages('image', images))
+    return int8_path
 
 
 def multiply_adds(model: nn.Module, x: torch.Tensor) -> float:
@@ -106,22 +116,25 @@ def bench_backbones(width: float, sizes: List[int], batches: List[int], args,
     ours.eval()
     fast = optimize_for_inference(copy.deepcopy(ours), compile=args.compile)
     for size in sizes:
-        onnx_run, unaligned_run = (
-            onnx_runtime_backbone(ours, torch.rand(2, 3, size, size), args.threads,
-                                  args.workdir, align) for align in (True, False))
+        aligned, unaligned = (export_backbone(ours, size, args.workdir, align)
+                              for align in (True, False))
+        sessions = {name: onnx_runtime_session(path, args.threads) for name, path in (
+            ('ShuffleNetV2 in ONNX Runtime', aligned),
+            (UNALIGNED.format('ShuffleNetV2 in ONNX Runtime'), unaligned),
+            ('ShuffleNetV2 in ONNX Runtime INT8', quantized(aligned, size)))}
         for batch in batches:
             x = torch.rand(batch, 3, size, size)
             x_numpy = x.numpy()
             macs = multiply_adds(reference, x)
             print(f'backbone {width}x {size}x{size} batch {batch} ...', flush=True)
-            times = time_interleaved({
+            contenders = {
                 'reference (torchvision layout)': lambda: reference(x),
                 'ShuffleNetV2': lambda: ours(x),
                 'ShuffleNetV2 fast path': lambda: fast(x),
-                'ShuffleNetV2 in ONNX Runtime': lambda: onnx_run(x_numpy),
-                UNALIGNED.format('ShuffleNetV2 in ONNX Runtime'):
-                    lambda: unaligned_run(x_numpy),
-            }, args.repeats, args.warmup)
+            }
+            for name, session in sessions.items():
+                contenders[name] = lambda s=session: s.run(None, {'image': x_numpy})
+            times = time_interleaved(contenders, args.repeats, args.warmup)
             rows += summarize('backbone', times, 'reference (torchvision layout)', macs, peak,
                               width=width, size=size, batch=batch)
     return rows
@@ -140,12 +153,8 @@ def runtime_networks(model: nn.Module, onnx_path: str, size: int,
     networks = {'ONNX Runtime FP32': load_network(onnx_path, threads=args.threads),
                 UNALIGNED.format('ONNX Runtime FP32'): load_network(unaligned_path,
                                                                     threads=args.threads)}
-    int8_path = onnx_path.replace('.onnx', '_int8.onnx')
-    # Latency does not depend on what the ranges are calibrated on: random images do.
-    rng = np.random.default_rng(0)
-    images = (rng.integers(0, 256, (1, 3, size, size)).astype(np.float32) for _ in range(4))
-    quantize_int8(onnx_path, int8_path, CalibrationImages('image', images))
-    networks['ONNX Runtime INT8'] = load_network(int8_path, threads=args.threads)
+    networks['ONNX Runtime INT8'] = load_network(quantized(onnx_path, size),
+                                                 threads=args.threads)
     if importlib.util.find_spec('openvino'):
         networks['OpenVINO FP32'] = load_network(onnx_path, 'openvino', args.threads)
     else:

@@ -1,8 +1,10 @@
-"""Where an ONNX model's time goes in ONNX Runtime: milliseconds per run by operator type, from
-ONNX Runtime's own profiler (for example to see why an INT8 model is not faster).
+"""Where an ONNX model's time goes in ONNX Runtime: milliseconds per run by operator type and,
+with --nodes, the slowest nodes, from ONNX Runtime's own profiler (for example to see why an
+INT8 model is not faster).
 
 Example:
     python tools/analysis_tools/onnx_profile.py nanodet.onnx nanodet_int8.onnx --threads 1
+    python tools/analysis_tools/onnx_profile.py nanodet_int8.onnx --nodes 10   # slowest nodes
 """
 import argparse
 import collections
@@ -10,6 +12,7 @@ import json
 import os
 import sys
 import tempfile
+from typing import Dict, Tuple
 
 import numpy as np
 
@@ -17,8 +20,10 @@ from shufflenet_det.benchmarking import onnx_runtime_session
 from shufflenet_det.utils.cli import exit_status
 
 
-def profile(path: str, threads: int, runs: int) -> collections.Counter:
-    """Total kernel microseconds per operator type over ``runs`` runs on a random image."""
+def profile(path: str, threads: int,
+            runs: int) -> Tuple[collections.Counter, collections.Counter, Dict[str, str]]:
+    """Total kernel microseconds over ``runs`` runs on a random image, by operator type and by
+    node, and each node's operator type and output shape."""
     with tempfile.TemporaryDirectory() as workdir:
         session = onnx_runtime_session(path, threads, os.path.join(workdir, 'profile'))
         graph_input = session.get_inputs()[0]
@@ -28,11 +33,16 @@ def profile(path: str, threads: int, runs: int) -> collections.Counter:
             session.run(None, {graph_input.name: image})
         with open(session.end_profiling()) as file:
             events = json.load(file)
-    totals: collections.Counter = collections.Counter()
+    by_op, by_node, described = collections.Counter(), collections.Counter(), {}
     for event in events:
         if event.get('cat') == 'Node' and event['name'].endswith('_kernel_time'):
-            totals[event['args']['op_name']] += event['dur']
-    return totals
+            node, details = event['name'][:-len('_kernel_time')], event['args']
+            by_op[details['op_name']] += event['dur']
+            by_node[node] += event['dur']
+            shapes = ' '.join('x'.join(map(str, dims)) for output in
+                              details.get('output_type_shape', []) for dims in output.values())
+            described[node] = f"{details['op_name']} -> {shapes}"
+    return by_op, by_node, described
 
 
 def main() -> None:
@@ -42,13 +52,19 @@ def main() -> None:
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--runs', type=int, default=50)
     parser.add_argument('--top', type=int, default=12, help='operator types to list')
+    parser.add_argument('--nodes', type=int, default=0,
+                        help='also list this many slowest nodes, with their output shapes')
     args = parser.parse_args()
     for path in args.models:
-        totals = profile(path, args.threads, args.runs)
-        print(f'{path}: {sum(totals.values()) / args.runs / 1e3:.2f} ms of kernels per run '
+        by_op, by_node, described = profile(path, args.threads, args.runs)
+        print(f'{path}: {sum(by_op.values()) / args.runs / 1e3:.2f} ms of kernels per run '
               f'({args.threads} threads, {args.runs} runs)')
-        for op, micros in totals.most_common(args.top):
+        for op, micros in by_op.most_common(args.top):
             print(f'  {op:24s} {micros / args.runs / 1e3:6.2f} ms')
+        if args.nodes:
+            print('  slowest nodes:')
+        for node, micros in by_node.most_common(args.nodes):
+            print(f'  {micros / args.runs:8.1f} us  {node}  {described[node]}')
 
 
 if __name__ == '__main__':
