@@ -1,9 +1,9 @@
 """ShuffleNetV2 with its channel counts padded for ONNX Runtime's fast kernels, for export.
 
-ONNX Runtime runs an FP32 convolution in its blocked NCHWc layout only when its input channels
-are a multiple of 4, and a depthwise convolution or a pooling only for a multiple of the block
-size (16 with AVX-512, 8 with AVX2); its INT8 depthwise convolution is several times faster for
-a multiple of 16 (at 40x40, one thread: 199 us for 60 channels, 29 us for 64). ShuffleNetV2's
+ONNX Runtime runs an FP32 convolution in its blocked NCHWc layout only when its channels are a
+multiple of 4, and a pooling only for a multiple of the block size (16 with AVX-512, 8 with
+AVX2); its INT8 depthwise convolution is several times faster for a multiple of 16 (at 40x40,
+one thread: 199 us for 60 channels, 29 us for 64). ShuffleNetV2's
 stem has 24 channels and its branches are 24, 48, 96 (0.5x), 58, 116, 232 (1.0x), 88, 176, 352
 (1.5x) or 122, 244, 488 (2.0x) wide. :class:`AlignedShuffleNetV2` rebuilds the network with a
 32-channel stem and every branch padded to the next multiple of 16, computing the same outputs.
@@ -28,8 +28,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from shufflenet_det.models.backbones import ShuffleNetV2
 from shufflenet_det.models.backbones.shufflenet_v2 import InvertedResidual, concat_shuffle
 
-ALIGNMENT = 16  # the NCHWc block with AVX-512; a multiple of AVX2's 8
-CONV_INPUT_MULTIPLE = 4  # NCHWc convolutions take any multiple of 4 input channels
+ALIGNMENT = 16  # INT8 depthwise convs, NCHWc pooling (AVX-512's block; AVX2's is 8)
+CONV_INPUT_MULTIPLE = 4  # NCHWc convolutions take any multiple of 4 channels
 
 
 def round_up(channels: int, multiple: int = ALIGNMENT) -> int:
