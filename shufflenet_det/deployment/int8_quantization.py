@@ -117,13 +117,16 @@ def widen_image_convolutions(path: str) -> None:
             continue
         array = numpy_helper.to_array(weight)
         wide = numpy_helper.from_array(
-            np.concatenate((array, np.zeros_like(array[:, :1])), axis=1), f'{weight.name}_4ch')
-        pads = numpy_helper.from_array(np.array([0, 0, 0, 0, 0, 1, 0, 0]), f'{node.name}_pads')
+            np.concatenate((array, np.zeros_like(array[:, :1])), axis=1), f'{node.name}_weight_4ch')
+        pads = numpy_helper.from_array(np.array([0, 0, 0, 0, 0, 1, 0, 0], np.int64),
+                                       f'{node.name}_pads')
         graph.initializer.extend([wide, pads])
-        padded = f'{node.input[0]}_4ch'
+        padded = f'{node.name}_input_4ch'
         graph.node.insert(list(graph.node).index(node), helper.make_node(
             'Pad', [node.input[0], pads.name], [padded], name=f'{node.name}_to_4_channels'))
         node.input[0], node.input[1] = padded, wide.name
+        if all(weight.name not in other.input for other in graph.node):
+            graph.initializer.remove(weight)
     onnx.save(model, path)
 
 
