@@ -6,13 +6,24 @@ SHAPES := data/shapes
 SHAPES_CONFIG := configs/nanodet_shufflenetv2_lightpan_shapes.py
 DEMO_DIR := work_dirs/shapes_demo
 
-.PHONY: env test demo
+.PHONY: env test coverage demo
 
 env:
 	@bash tools/setup_env.sh $(VENV)
 
+# One pytest-xdist worker per core; tests/conftest.py says how the work is shared out.
+PYTEST_ARGS := tests -n auto --dist loadgroup --no-loadscope-reorder
+
 test: env
-	$(PYTHON) -m pytest tests --durations=15
+	$(PYTHON) -m pytest $(PYTEST_ARGS) --durations=15
+
+# Line coverage of shufflenet_det/ and tools/, the tools' own processes included
+# (pyproject.toml, [tool.coverage.run]); not the timed test command.
+coverage: env
+	rm -rf work_dirs/coverage
+	$(PYTHON) -m coverage run -m pytest $(PYTEST_ARGS) -q
+	$(PYTHON) -m coverage combine -q
+	$(PYTHON) -m coverage report
 
 # Train the NanoDet-style detector on a generated dataset, evaluate it, plot and draw.
 demo: env $(SHAPES)/annotations/instances_val.json

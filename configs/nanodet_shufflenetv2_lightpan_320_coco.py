@@ -7,7 +7,8 @@
 # above 0.05, class-wise NMS at IoU 0.6, 100 boxes (no per-level top-k, no minimum box size).
 # NanoDet-m's schedule: SGD with lr 0.14 at batch 192 (here 0.07 at batch 96; --auto-scale-lr
 # rescales for your total batch), 280 epochs, steps at 240/260/275.
-# Differences from NanoDet's own pipeline (README, "Pretrained detectors", has the measurements):
+# Differences from NanoDet's own pipeline (measured in docs/detectors.md, "Differences from
+# NanoDet's own pipeline"):
 # - test images are resized with cv2.resize (MMCV's Resize, half-pixel centres), where NanoDet
 #   warps them with cv2.warpPerspective;
 # - images are stretched to 320x320 (keep_ratio=False), like NanoDet's demo and deployed

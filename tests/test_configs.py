@@ -93,7 +93,7 @@ def test_nanodet_plus_configs_match_nanodet_plus_sizes(config, size, params, gfl
     the network that runs at inference (the auxiliary neck and head are not counted). NanoDet's
     counts leave out the BatchNorms: without them the networks have NanoDet's 1.17M and
     2.44M."""
-    from shufflenet_det.utils.complexity import complexity
+    from shufflenet_det.benchmarking.complexity import complexity
 
     _, model = build_detector(CONFIG_DIR / config)
     info = complexity(model.eval(), (size, size))

@@ -7,6 +7,7 @@ Example:
 """
 import argparse
 import sys
+from typing import Optional, Sequence
 
 import mmcv
 from mmdet.apis import DetInferencer
@@ -17,7 +18,8 @@ from shufflenet_det.utils import check_model_wiring, explain_build_errors, load_
 from shufflenet_det.utils.cli import exit_status
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The tool's arguments, parsed from ``argv`` (default: the command line)."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('img', help='image file')
@@ -28,7 +30,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--score-thr', type=float, default=0.3, help='score threshold')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def main() -> None:

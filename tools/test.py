@@ -10,6 +10,7 @@ import argparse
 import copy
 import os
 import sys
+from typing import Optional, Sequence
 
 from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
@@ -23,7 +24,8 @@ from shufflenet_det.utils import (build_runner, check_annotation_files, check_da
 from shufflenet_det.utils.cli import exit_status
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The tool's arguments, parsed from ``argv`` (default: the command line)."""
     parser = argparse.ArgumentParser(description='Test (and evaluate) a detector',
                                      epilog=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -45,9 +47,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    args = parser.parse_args(argv)
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error(f'--out must name a .pkl file, got {args.out}')
     return args
@@ -76,8 +76,14 @@ def use_test_time_augmentation(cfg: Config) -> None:
 
 def main() -> None:
     args = parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
     setup_cache_size_limit_of_dynamo()
     cfg = load_run_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    if args.classwise:
+        evaluators = cfg.test_evaluator
+        for evaluator in evaluators if isinstance(evaluators, list) else [evaluators]:
+            evaluator['classwise'] = True
     sections = ('test_dataloader', 'test_evaluator')
     check_annotation_files(cfg, sections)
     check_dataset_config(cfg, sections)
@@ -89,10 +95,6 @@ def main() -> None:
             cfg.default_hooks.visualization.type = 'RelativePathVisualizationHook'
     if args.tta:
         use_test_time_augmentation(cfg)
-    if args.classwise:
-        evaluators = cfg.test_evaluator
-        for evaluator in evaluators if isinstance(evaluators, list) else [evaluators]:
-            evaluator['classwise'] = True
 
     setup_cpu_distributed(cfg)
     runner = build_runner(cfg)  # builds the model once and checks its wiring

@@ -9,6 +9,7 @@ Examples:
 import argparse
 import os
 import sys
+from typing import Optional, Sequence
 
 import torch
 from mmengine.config import DictAction
@@ -23,7 +24,8 @@ from shufflenet_det.utils import (build_runner, check_annotation_files, check_da
 from shufflenet_det.utils.cli import exit_status
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The tool's arguments, parsed from ``argv`` (default: the command line)."""
     parser = argparse.ArgumentParser(description='Train a detector',
                                      epilog=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -43,14 +45,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parser.parse_args(argv)
 
 
 def main() -> None:
     args = parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
     setup_cache_size_limit_of_dynamo()
     cfg = load_run_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     sections = ('train_dataloader', 'val_dataloader', 'val_evaluator')

@@ -27,6 +27,8 @@ def _unresumable_reason(path: str) -> Optional[str]:
         return str(err)
     if not isinstance(checkpoint, dict) or not all(key in checkpoint for key in RUNNER_KEYS):
         return f'{path} is not a training checkpoint (no {"/".join(RUNNER_KEYS)})'
+    if not isinstance(checkpoint['meta'], dict):  # MMEngine's Runner.resume reads it as one
+        return f'{path} is not a training checkpoint (its meta is {checkpoint["meta"]!r})'
     return None
 
 

@@ -1,15 +1,21 @@
-"""The config set-up that the tools share."""
+"""The config set-up that the tools share: read a config, build its runner or its detector,
+check its datasets before anything is built."""
+import logging
 import os.path as osp
 from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
+import torch
 from mmdet.registry import DATASETS
 from mmengine.config import Config
-from mmengine.registry import RUNNERS
+from mmengine.logging import MMLogger
+from mmengine.registry import RUNNERS, init_default_scope
 from mmengine.runner import Runner
 
 from shufflenet_det.datasets import DatasetError
+from shufflenet_det.errors import ConfigError
 
-from .model_config_check import check_model_wiring, explain_build_errors
+from .evaluator_config_check import check_evaluator_config
+from .model_config_check import build_checked_model, check_model_wiring, explain_build_errors
 
 
 def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
@@ -72,6 +78,34 @@ def build_runner(cfg: Config) -> Runner:
     return runner
 
 
+def build_detector(config: str,
+                   cfg_options: Optional[dict] = None) -> Tuple[Config, torch.nn.Module]:
+    """Build (and initialise) the detector of a config file, in eval mode.
+
+    Args:
+        config (str): Config file path.
+        cfg_options (dict, optional): Overrides merged into the config. Default: None.
+
+    Returns:
+        tuple: The config and the detector.
+
+    Raises:
+        ModelConfigError: In one line, when the model config cannot work.
+    """
+    cfg = load_config(config, cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    model = build_checked_model(cfg.model, cfg.get('default_scope', 'mmdet'))
+    # Without a runner's log file MMEngine reports every parameter's initialisation on stdout.
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        model.init_weights()
+    finally:
+        logger.setLevel(level)
+    return cfg, model.eval()
+
+
 def _annotation_files(section: str, cfg: Any) -> Iterator[Tuple[str, str]]:
     """Yield ``(config key, path)`` of every local annotation file a dataloader, its wrapped
     datasets or an evaluator reads.
@@ -115,8 +149,8 @@ def check_annotation_files(cfg: Config, sections: Sequence[str]) -> None:
         for key, path in _annotation_files(section, cfg.get(section)):
             if not osp.isfile(path):
                 raise DatasetError(
-                    f'{key} not found: {path}. Put COCO under data/coco/, or point '
-                    'the config at your own data (README, "A custom COCO-format dataset"); '
+                    f'{key} not found: {path}. Put COCO under data/coco/, or point the config '
+                    'at your own data (docs/fine_tuning.md, "A custom COCO-format dataset"); '
                     '`make demo` trains on a generated dataset instead.')
 
 
@@ -137,6 +171,28 @@ def leaf_datasets(section: str, cfg: Any) -> Iterator[Tuple[str, dict]]:
             yield from leaf_datasets(f'{section}.{key}', value)
         if not inner and 'type' in cfg:
             yield section, cfg
+
+
+def input_size(cfg: Config) -> Tuple[int, int]:
+    """The (height, width) a config's test pipeline resizes to.
+
+    Args:
+        cfg (Config): A config whose ``test_dataloader`` (possibly wrapped) has a ``Resize``
+            with a ``scale`` (width, height) in its pipeline.
+
+    Returns:
+        tuple[int, int]: Height and width.
+
+    Raises:
+        ConfigError: When the test pipeline resizes to no fixed size.
+    """
+    for _, dataset in leaf_datasets('test_dataloader', cfg.get('test_dataloader')):
+        for transform in dataset.get('pipeline', []):
+            if transform.get('type') == 'Resize' and transform.get('scale'):
+                width, height = transform['scale']
+                return height, width
+    raise ConfigError("the config's test pipeline has no Resize with a scale to measure or "
+                      'export at; give the input size (--shape H W)')
 
 
 def _classes(dataset_cfg: dict) -> Any:
@@ -166,7 +222,8 @@ def check_dataset_config(cfg: Config, sections: Sequence[str]) -> None:
       each label as another class);
     - the model's ``num_classes`` equals the number of classes;
     - an evaluator reads the annotation file its dataloader's dataset reads (COCO's evaluator
-      would score the predictions against other annotations).
+      would score the predictions against other annotations);
+    - COCO evaluators' options (:func:`check_evaluator_config`).
 
     Args:
         cfg (Config): The run's config.
@@ -175,6 +232,7 @@ def check_dataset_config(cfg: Config, sections: Sequence[str]) -> None:
 
     Raises:
         DatasetError: In one line naming the config keys and the fix.
+        ConfigError: In one line, on an evaluator option that cannot work.
     """
     named: List[Tuple[str, Any]] = []
     for section in sections:
@@ -208,3 +266,4 @@ def check_dataset_config(cfg: Config, sections: Sequence[str]) -> None:
                 raise DatasetError(f'{key} is {path}, but {loader} reads {dataset_files[0]}: '
                                    'the predictions would be scored against other '
                                    'annotations; point both at one file.')
+    check_evaluator_config(cfg, sections)

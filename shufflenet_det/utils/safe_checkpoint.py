@@ -15,6 +15,7 @@ from mmengine.dist import get_dist_info
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import CheckpointLoader
 
+from shufflenet_det.engine import checkpoint_classes
 from shufflenet_det.errors import UserError
 
 try:
@@ -130,9 +131,36 @@ def safe_torch_load(filename: str, map_location: Any = 'cpu', mmap: bool = False
             f'{found} could not be read: {type(err).__name__}: {reason}') from err
 
 
+def _drop_meta_naming_nothing(checkpoint: Any) -> Any:
+    """Remove the parts of a checkpoint's ``meta`` that are not what MMEngine writes.
+
+    MMEngine and MMDetection read ``meta`` as a dict holding a ``dataset_meta`` dict
+    (``Runner.resume``, ``DetInferencer``); a script that saved a checkpoint by hand may have
+    written None (or anything) at either place, or ``classes`` that are no list of names. Such
+    a part names nothing and is removed (see :func:`checkpoint_classes`), so every reader
+    treats the checkpoint as one that names no classes.
+
+    Args:
+        checkpoint: A loaded checkpoint file; changed in place.
+
+    Returns:
+        The same checkpoint.
+    """
+    if not isinstance(checkpoint, dict) or 'meta' not in checkpoint:
+        return checkpoint
+    meta = checkpoint['meta']
+    if not isinstance(meta, dict):
+        del checkpoint['meta']
+    elif 'dataset_meta' in meta and not isinstance(meta['dataset_meta'], dict):
+        del meta['dataset_meta']
+    elif 'classes' in meta.get('dataset_meta', {}) and checkpoint_classes(checkpoint) is None:
+        del meta['dataset_meta']['classes']
+    return checkpoint
+
+
 def _load_from_local(filename: str, map_location: Any = None) -> Any:
     """MMEngine's loader for local paths, through :func:`safe_torch_load`."""
-    return safe_torch_load(filename, map_location)
+    return _drop_meta_naming_nothing(safe_torch_load(filename, map_location))
 
 
 def _load_from_http(filename: str,
@@ -153,13 +181,14 @@ def _load_from_http(filename: str,
         torch.hub.download_url_to_file(filename, cached, progress=progress)
     if world_size > 1:
         torch.distributed.barrier()
-    return safe_torch_load(cached, map_location)
+    return _drop_meta_naming_nothing(safe_torch_load(cached, map_location))
 
 
 def register_safe_checkpoint_loader() -> None:
     """Make MMEngine load checkpoints (``--resume``, ``load_from``, ``init_cfg``) through
     :func:`safe_torch_load`: local paths, URLs, and the ``open-mmlab://``-style schemes that
-    MMEngine resolves to URLs (they call its module-level ``load_from_http``)."""
+    MMEngine resolves to URLs (they call its module-level ``load_from_http``). What they load
+    goes through :func:`_drop_meta_naming_nothing`."""
     CheckpointLoader.register_scheme(prefixes='', force=True)(_load_from_local)
     CheckpointLoader.register_scheme(prefixes=('http://', 'https://'),
                                      force=True)(_load_from_http)

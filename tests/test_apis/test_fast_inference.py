@@ -8,7 +8,8 @@ import torch.nn as nn
 
 from shufflenet_det.apis import optimize_for_inference
 from shufflenet_det.models.backbones import ShuffleNetV2
-from shufflenet_det.utils.complexity import build_detector, end_to_end_batch
+from shufflenet_det.benchmarking.complexity import end_to_end_batch
+from shufflenet_det.utils.run_config import build_detector
 from tests.matching import matched_fraction
 from tests.reference_shufflenet import randomize_bn
 

@@ -10,7 +10,7 @@ from shufflenet_det.apis.onnx_export import export_onnx
 from shufflenet_det.deployment.channel_alignment import (AlignedShuffleNetV2,
                                                          align_branch_channels, placed_conv)
 from shufflenet_det.models.backbones import ShuffleNetV2
-from shufflenet_det.utils.complexity import build_detector
+from shufflenet_det.utils.run_config import build_detector
 from tests.reference_shufflenet import randomize_bn
 from tests.runtimes import requires
 from tests.test_tools.tool_runner import REPO, run_tool

@@ -3,42 +3,29 @@ export computes on a real image: the benchmark's peer runs the same network."""
 import cv2
 import numpy as np
 import pytest
-import torch
-from mmengine.runner import load_checkpoint
 
-from shufflenet_det.apis.onnx_export import export_onnx
-from shufflenet_det.deployment.ncnn_export import onnx_to_ncnn
 from shufflenet_det.deployment.ncnn_network import NcnnNetwork
-from shufflenet_det.utils.complexity import build_detector
+from shufflenet_det.utils.run_config import build_detector
 from tests.runtimes import requires
-from tests.test_tools.tool_runner import REPO, run_tool
+from tests.shared_data import COCO_TINY, NANODET_M, requires_shared
+from tests.test_tools.tool_runner import REPO
 
-SHARED = REPO.parent / 'shared/data'
-NANODET = SHARED / 'nanodet_m_coco'
-IMAGES = SHARED / 'coco_tiny/val2017'
-pytestmark = [
-    requires('ncnn', 'pnnx'),
-    pytest.mark.skipif(not (NANODET.exists() and IMAGES.exists()),
-                       reason='../shared/data/nanodet_m_coco or coco_tiny is not here'),
-]
+# the converted weights and their exports (tests/conftest.py: ncnn and OpenVINO) are made
+# once, on one worker
+pytestmark = [requires('ncnn', 'pnnx', 'openvino'), requires_shared(NANODET_M, COCO_TINY),
+              pytest.mark.xdist_group('nanodet_m')]
 
 
-def test_our_ncnn_export_matches_nanodets_own(tmp_path):
-    weights = tmp_path / 'nanodet_m_320.pth'
-    run_tool('tools/model_converters/nanodet_to_mmdet.py', NANODET / 'nanodet_m_320.ckpt',
-             weights)
+def test_our_ncnn_export_matches_nanodets_own(nanodet_m_exports):
     _, model = build_detector(str(REPO / 'configs/nanodet_shufflenetv2_lightpan_320_coco.py'))
-    load_checkpoint(model, str(weights), map_location='cpu', strict=True)
-    with torch.no_grad():
-        export_onnx(model.eval(), str(tmp_path / 'm.onnx'), (320, 320))
-    onnx_to_ncnn(str(tmp_path / 'm.onnx'), str(tmp_path / 'm.ncnn.param'), (1, 3, 320, 320))
-    ours = NcnnNetwork(str(tmp_path / 'm.ncnn.param'), threads=1)
+    ours = NcnnNetwork(str(nanodet_m_exports['ncnn']), threads=1)
     preprocessor = model.data_preprocessor
-    theirs = NcnnNetwork(str(NANODET / 'ncnn/nanodet-m.param'), threads=1,
+    theirs = NcnnNetwork(str(NANODET_M / 'ncnn/nanodet-m.param'), threads=1,
                          mean_std=(preprocessor.mean.flatten().tolist(),
                                    preprocessor.std.flatten().tolist()))
 
-    image = cv2.resize(cv2.imread(str(sorted(IMAGES.glob('*.jpg'))[0])), (320, 320))
+    first_image = sorted((COCO_TINY / 'val2017').glob('*.jpg'))[0]
+    image = cv2.resize(cv2.imread(str(first_image)), (320, 320))
     batch = image.transpose(2, 0, 1)[None].astype(np.float32)
     scores, distributions = ours(batch)[:3], ours(batch)[3:]
     reference = theirs(batch)  # (1, H*W, C) per level: scores after sigmoid, then bins

@@ -6,11 +6,12 @@ from shufflenet_det.apis.onnx_export import export_onnx
 from shufflenet_det.deployment import DeployedDetector, backend_of, load_network
 from shufflenet_det.deployment.ncnn_network import blob_names
 from shufflenet_det.errors import DeployedModelError
-from shufflenet_det.utils.complexity import build_detector
+from shufflenet_det.utils.run_config import build_detector
 from tests.runtimes import requires
+from tests.shared_data import NANODET_M, requires_shared
 from tests.test_tools.tool_runner import REPO, run_tool
 
-NANODET_NCNN = REPO.parent / 'shared/data/nanodet_m_coco/ncnn/nanodet-m.param'
+NANODET_NCNN = NANODET_M / 'ncnn/nanodet-m.param'
 CONFIG = 'configs/nanodet_shufflenetv2_lightpan_320_coco.py'
 
 
@@ -39,7 +40,7 @@ def test_an_unreadable_ncnn_file_is_refused(tmp_path):
         load_network(str(garbage))
 
 
-@pytest.mark.skipif(not NANODET_NCNN.exists(), reason='../shared/data/nanodet_m_coco absent')
+@requires_shared(NANODET_M)
 def test_ncnn_blob_names_of_nanodets_own_model():
     inputs, outputs = blob_names(str(NANODET_NCNN))
     assert inputs == ['input.1']

@@ -4,11 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from shufflenet_det.apis.onnx_export import export_onnx
 from shufflenet_det.deployment import load_network
 from shufflenet_det.deployment.ncnn_export import onnx_to_ncnn
 from shufflenet_det.deployment.openvino_export import onnx_to_openvino
-from tests.deployed_parity import assert_matches_pytorch, detector_with_spread_scores
+from tests.deployed_parity import EXPORT_SIZE, assert_matches_pytorch
 from tests.runtimes import requires
 
 CONFIGS = ['nanodet_shufflenetv2_lightpan_320_coco.py', 'fcos_shufflenetv2_coco.py',
@@ -35,11 +34,10 @@ RUNTIMES = [
 ]
 
 
+@pytest.mark.xdist_group('exports')
 @pytest.mark.parametrize('backend, convert', RUNTIMES)
 @pytest.mark.parametrize('config', CONFIGS)
-def test_runtime_matches_pytorch(config, backend, convert, tmp_path):
-    model = detector_with_spread_scores(str(Path(__file__).parents[2] / 'configs' / config))
-    size = (128, 160)
-    export_onnx(model, str(tmp_path / 'model.onnx'), size)
-    network = load_network(convert(tmp_path / 'model.onnx', size), backend, threads=1)
-    assert_matches_pytorch(model, network, size, batch_size=2, tolerance=1e-3)
+def test_runtime_matches_pytorch(config, backend, convert, exported_detector):
+    model, onnx = exported_detector(config)
+    network = load_network(convert(onnx, EXPORT_SIZE), backend, threads=1)
+    assert_matches_pytorch(model, network, EXPORT_SIZE, batch_size=2, tolerance=1e-3)

@@ -2,13 +2,15 @@
 COCO classes loads into a head with other classes, class scores matched by name."""
 from pathlib import Path
 
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmdet.datasets import CocoDataset
 
-from tests.test_tools.tool_runner import REPO
+from shufflenet_det.engine import ClassTransferHook, checkpoint_classes
+from tests.test_tools.tool_runner import REPO, run_tool
 
 CONFIG = REPO / 'configs/nanodet_shufflenetv2-0.5x_lightpan_320_coco.py'
 COCO = CocoDataset.METAINFO['classes']
@@ -107,3 +109,75 @@ def test_nanodet_plus_transfers_both_heads_before_the_ema_copy(tmp_path):
     # The EMA copy took the checkpoint after ClassTransferHook had rewritten it.
     assert torch.equal(ema.state_dict()['aux_head.gfl_cls.weight'][0],
                        coco['aux_head.gfl_cls.weight'][COCO.index('dog')])
+
+
+# What scripts that save a checkpoint by hand write in ``meta``: all name no classes.
+META_NAMING_NO_CLASSES = {
+    'no meta': {},
+    'meta None': dict(meta=None),
+    'meta a list': dict(meta=['epoch', 3]),
+    'meta without dataset_meta': dict(meta=dict(epoch=3)),
+    'dataset_meta None': dict(meta=dict(dataset_meta=None)),
+    'dataset_meta without classes': dict(meta=dict(dataset_meta=dict(palette=[(0, 0, 0)]))),
+    'classes None': dict(meta=dict(dataset_meta=dict(classes=None))),
+    'classes a string': dict(meta=dict(dataset_meta=dict(classes='person'))),
+    'classes empty': dict(meta=dict(dataset_meta=dict(classes=[]))),
+}
+
+
+@pytest.mark.parametrize('fields', META_NAMING_NO_CLASSES.values(),
+                         ids=META_NAMING_NO_CLASSES.keys())
+def test_checkpoint_classes_of_a_meta_naming_none_is_none(fields):
+    assert checkpoint_classes(dict(state_dict={}, **fields)) is None
+
+
+def test_checkpoint_classes_reads_a_list_or_a_tuple():
+    assert checkpoint_classes(dict(meta=dict(dataset_meta=dict(classes=('a', 'b'))))) == [
+        'a', 'b']
+    assert checkpoint_classes(dict(meta=dict(dataset_meta=dict(classes=['a'])))) == ['a']
+
+
+@pytest.fixture(scope='module')
+def coco_state_dict(tmp_path_factory):
+    torch.manual_seed(0)
+    return runner_for(tmp_path_factory.mktemp('coco'), COCO, 'coco').model.state_dict()
+
+
+@pytest.mark.parametrize('fields', META_NAMING_NO_CLASSES.values(),
+                         ids=META_NAMING_NO_CLASSES.keys())
+def test_any_meta_naming_no_classes_loads_as_a_checkpoint_naming_none(
+        tmp_path, coco_state_dict, fields):
+    runner = runner_for(tmp_path, ('dog', 'person'), 'meta')
+    checkpoint = dict(state_dict=dict(coco_state_dict), **fields)
+    ClassTransferHook().after_load_checkpoint(runner, checkpoint)
+    # nothing rewritten, nothing dropped (MMEngine then skips the tensors of other shapes)
+    assert all(checkpoint['state_dict'][k] is v for k, v in coco_state_dict.items())
+    assert 'the checkpoint names no classes (meta.dataset_meta.classes)' in logged(runner)
+
+
+def test_classes_saved_as_a_tuple_are_matched_by_name(tmp_path, coco_state_dict):
+    runner = runner_for(tmp_path, ('dog', 'person'), 'tuple')
+    checkpoint = dict(state_dict=dict(coco_state_dict),
+                      meta=dict(dataset_meta=dict(classes=tuple(COCO))))
+    ClassTransferHook().after_load_checkpoint(runner, checkpoint)
+    key = 'bbox_head.out_convs.0.weight'
+    assert torch.equal(checkpoint['state_dict'][key][1], coco_state_dict[key][COCO.index('person')])
+
+
+def test_tools_test_loads_a_checkpoint_saved_with_dataset_meta_none(tmp_path):
+    """The reported failure: a state dict saved by hand with ``meta.dataset_meta=None``."""
+    shapes = tmp_path / 'shapes'
+    run_tool('tools/misc/make_synthetic_coco.py', shapes, '--train', '1', '--val', '2', '--size',
+             '128')
+    config = REPO / 'configs/nanodet_shufflenetv2_lightpan_shapes.py'
+    model = runner_for(tmp_path, ('circle', 'square', 'triangle'), 'shapes', config).model
+    torch.save(dict(state_dict=model.state_dict(), meta=dict(dataset_meta=None)),
+               tmp_path / 'by_hand.pth')
+    result = run_tool(
+        'tools/test.py', config, tmp_path / 'by_hand.pth', '--work-dir', tmp_path / 'test',
+        '--cfg-options', f'test_dataloader.dataset.data_root={shapes}/',
+        f'test_evaluator.ann_file={shapes}/annotations/instances_val.json',
+        'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
+        check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'coco/bbox_mAP:' in result.stdout + result.stderr

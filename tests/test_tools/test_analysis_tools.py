@@ -52,7 +52,7 @@ def test_compare_training_trains_each_config_alike_and_reports_it(tmp_path):
              '4', '--size', '128')
     configs = [NANODET, 'configs/nanodet-plus_shufflenetv2_ghostpan_320_coco.py']
     out = run_tool('tools/analysis_tools/compare_training.py', *configs, '--data-root',
-                   tmp_path / 'shapes', '--iters', '20', '--batch-size', '4', '--size', '128',
+                   tmp_path / 'shapes', '--iters', '20', '--batch-size', '2', '--size', '64',
                    '--workers', '0', '--work-dir', tmp_path / 'work', '--markdown',
                    tmp_path / 'table.md').stdout
     rows = [line.split('|')[1:-1] for line in out.splitlines() if line.startswith('| `')]

@@ -3,9 +3,10 @@ import json
 import re
 
 from tests.runtimes import requires
-from tests.test_tools.tool_runner import REPO, run_tool
+from tests.shared_data import NANODET_M
+from tests.test_tools.tool_runner import run_tool
 
-NANODET_NCNN = REPO.parent / 'shared/data/nanodet_m_coco/ncnn'
+NANODET_NCNN = NANODET_M / 'ncnn'
 
 
 def test_benchmark_reports_backbones_and_detectors(tmp_path):

@@ -98,7 +98,8 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file='{root}/annotations/no_area.json')
 test_evaluator = val_evaluator
 """
-# The README's switch to the checked dataset and metric, in a config inheriting the dataloaders.
+# docs/fine_tuning.md's switch to the checked dataset and metric, in a config inheriting the
+# dataloaders.
 SWITCH = """
 train_dataloader = val_dataloader = test_dataloader = dict(dataset=dict(type='CheckedCocoDataset'))
 val_evaluator = test_evaluator = dict(type='CheckedCocoMetric')
@@ -107,7 +108,7 @@ val_evaluator = test_evaluator = dict(type='CheckedCocoMetric')
 
 def test_an_mmdetection_config_is_checked_and_switched_in_one_line(configs, tmp_path):
     """An MMDetection config with plain CocoDataset and CocoMetric: what they fail on is fatal;
-    with the README's switch, it is a logged repair."""
+    with docs/fine_tuning.md's switch, it is a logged repair."""
     root = configs['clean'].parent
     clean = json.loads((root / 'annotations/clean.json').read_text())
     for ann in clean['annotations']:

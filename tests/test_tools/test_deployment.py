@@ -1,3 +1,5 @@
+"""The deployment tools as a user runs them: an exported detector finds PyTorch's boxes in each
+runtime, and a conversion replaces a model's pair of files whole or leaves it as it was."""
 import re
 
 import cv2
@@ -8,7 +10,7 @@ import torch
 import torch.nn as nn
 
 from shufflenet_det.deployment import load_network
-from shufflenet_det.utils.complexity import build_detector
+from shufflenet_det.utils.run_config import build_detector
 from tests.reference_shufflenet import randomize_bn
 from tests.runtimes import requires
 from tests.test_tools.tool_runner import REPO, run_tool
@@ -24,34 +26,42 @@ def detections(stdout):
             for label, score, box in found]
 
 
-@pytest.mark.parametrize('backend', [
-    pytest.param('onnxruntime'),
-    pytest.param('ncnn', marks=requires('ncnn', 'pnnx')),
-    pytest.param('openvino', marks=requires('openvino')),
-])
-def test_each_runtime_finds_the_boxes_pytorch_finds(tmp_path, backend):
+@pytest.fixture(scope='module')
+def fcos_export(tmp_path_factory):
+    """FCOS with spread scores exported by tools/deployment/pytorch2onnx.py, a 300x300 image and
+    the detections tools/image_demo.py prints for it in PyTorch (``xdist_group('fcos_export')``
+    keeps the tests that read them on one worker)."""
+    root = tmp_path_factory.mktemp('fcos_export')
     torch.manual_seed(0)
     _, model = build_detector(str(REPO / CONFIG))
     for module in model.modules():  # spread the scores of the untrained head
         if isinstance(module, nn.Conv2d):
             module.reset_parameters()
     randomize_bn(model)
-    torch.save({'state_dict': model.state_dict()}, tmp_path / 'model.pth')
-    image = tmp_path / 'image.jpg'  # goes through the config's resizing to 416x416
+    torch.save({'state_dict': model.state_dict()}, root / 'model.pth')
+    image = root / 'image.jpg'  # goes through the config's resizing to 416x416
     cv2.imwrite(str(image), np.random.default_rng(0).integers(0, 256, (300, 300, 3), np.uint8))
-
-    out = run_tool('tools/deployment/pytorch2onnx.py', CONFIG, '--weights',
-                   tmp_path / 'model.pth', '--out', tmp_path / 'm.onnx').stdout
+    out = run_tool('tools/deployment/pytorch2onnx.py', CONFIG, '--weights', root / 'model.pth',
+                   '--out', root / 'm.onnx').stdout
     assert 'input image (N, 3, 416, 416)' in out
-    exported = tmp_path / 'm.onnx'
+    torch_out = run_tool('tools/image_demo.py', image, CONFIG, '--weights', root / 'model.pth',
+                         '--score-thr', '0.2').stdout
+    return root / 'm.onnx', image, detections(torch_out)  # the 10 best
+
+
+@pytest.mark.xdist_group('fcos_export')
+@pytest.mark.parametrize('backend', [
+    pytest.param('onnxruntime'),
+    pytest.param('ncnn', marks=requires('ncnn', 'pnnx')),
+    pytest.param('openvino', marks=requires('openvino')),
+])
+def test_each_runtime_finds_the_boxes_pytorch_finds(fcos_export, tmp_path, backend):
+    exported, image, expected = fcos_export
     if backend != 'onnxruntime':
         run_tool('tools/deployment/convert_onnx.py', exported, '--backend', backend)
         exported = exported.with_suffix('.ncnn.param' if backend == 'ncnn' else '.xml')
     deployed = run_tool('tools/deployment/image_demo.py', exported, CONFIG, image,
                         '--score-thr', '0.2', '--out-file', tmp_path / 'pred.jpg').stdout
-    torch_out = run_tool('tools/image_demo.py', image, CONFIG, '--weights',
-                         tmp_path / 'model.pth', '--score-thr', '0.2').stdout
-    expected = detections(torch_out)  # the 10 best
     found = detections(deployed)[:len(expected)]
     assert len(expected) > 0 and len(found) == len(expected)
     for (label, score, box), (exp_label, exp_score, exp_box) in zip(found, expected):

@@ -10,13 +10,11 @@ import re
 import pytest
 
 from tests.runtimes import requires
+from tests.shared_data import COCO_TINY, NANODET_M, requires_shared
 from tests.test_tools.tool_runner import REPO, run_tool
 
-SHARED = REPO.parent / 'shared/data'
-WEIGHTS = SHARED / 'nanodet_m_coco'
-COCO_TINY = SHARED / 'coco_tiny'
-pytestmark = pytest.mark.skipif(not (WEIGHTS.exists() and COCO_TINY.exists()),
-                                reason='../shared/data/nanodet_m_coco or coco_tiny is not here')
+# the conversions of NanoDet-m's weights (tests/conftest.py) are made once, on one worker
+pytestmark = [requires_shared(NANODET_M, COCO_TINY), pytest.mark.xdist_group('nanodet_m')]
 
 EVALUATE = '''
 _base_ = '{base}'
@@ -59,19 +57,13 @@ def bbox_map(output: str) -> float:
     return float(match.group(1))
 
 
-def convert(name, tmp_path):
-    out = tmp_path / f'{name}_mmdet.pth'
-    result = run_tool('tools/model_converters/nanodet_to_mmdet.py', WEIGHTS / f'{name}.ckpt', out)
-    assert 'BatchNorms are folded' in result.stdout  # these weights come from an ncnn export
-    return out
-
-
 @pytest.mark.parametrize('name, config, reference', [
     ('nanodet_m_320', 'nanodet_shufflenetv2_lightpan_320_coco.py', 0.250),
     ('nanodet_m_416', 'nanodet_shufflenetv2_lightpan_416_coco.py', 0.262),
 ])
-def test_converted_weights_score_what_nanodet_scores(tmp_path, name, config, reference):
-    checkpoint = convert(name, tmp_path)
+def test_converted_weights_score_what_nanodet_scores(tmp_path, nanodet_m_checkpoint, name, config,
+                                                    reference):
+    checkpoint = nanodet_m_checkpoint(name)
     cfg = tmp_path / f'coco_tiny_{config}'
     cfg.write_text(EVALUATE.format(base=REPO / 'configs' / config, root=COCO_TINY, split='val'))
     result = run_tool('tools/test.py', cfg, checkpoint, '--work-dir', tmp_path / 'work',
@@ -81,8 +73,10 @@ def test_converted_weights_score_what_nanodet_scores(tmp_path, name, config, ref
     assert abs(measured - reference) <= 0.005
 
 
-def test_fine_tuning_from_coco_weights_beats_training_from_scratch(tmp_path):
-    checkpoint = convert('nanodet_m_320', tmp_path)
+@pytest.mark.slow
+def test_fine_tuning_from_coco_weights_beats_training_from_scratch(tmp_path,
+                                                                   nanodet_m_checkpoint):
+    checkpoint = nanodet_m_checkpoint('nanodet_m_320')
     # COCO names in the annotation file's order (MMDetection numbers labels in that order), at
     # other positions than in the checkpoint's 80 classes.
     classes = ('person', 'car', 'dog')
@@ -114,11 +108,13 @@ train_dataloader = dict(dataset=dict(
 '''
 
 
+@pytest.mark.slow
 @requires('ncnn', 'pnnx', 'openvino')
-def test_exported_models_score_what_tools_test_scores(tmp_path):
+def test_exported_models_score_what_tools_test_scores(tmp_path, nanodet_m_checkpoint,
+                                                      nanodet_m_exports):
     """ONNX, OpenVINO and ncnn exports of the converted NanoDet-m score within 0.002 of
     tools/test.py on coco_tiny val; INT8, calibrated on coco_tiny train, loses at most 0.01."""
-    checkpoint = convert('nanodet_m_320', tmp_path)
+    checkpoint = nanodet_m_checkpoint('nanodet_m_320')
     cfg = tmp_path / 'coco_tiny_nanodet_320.py'
     cfg.write_text(EVALUATE.format(base=REPO / 'configs/nanodet_shufflenetv2_lightpan_320_coco.py',
                                    root=COCO_TINY, split='val') + CALIBRATE)
@@ -126,10 +122,7 @@ def test_exported_models_score_what_tools_test_scores(tmp_path):
     test = run_tool('tools/test.py', cfg, checkpoint, *work, timeout=900)
     reference = bbox_map(test.stdout + test.stderr)
 
-    onnx = tmp_path / 'nanodet.onnx'
-    run_tool('tools/deployment/pytorch2onnx.py', cfg, '--weights', checkpoint, '--out', onnx)
-    for backend in ('ncnn', 'openvino'):
-        run_tool('tools/deployment/convert_onnx.py', onnx, '--backend', backend)
+    onnx = nanodet_m_exports['onnx']
     int8 = tmp_path / 'nanodet_int8.onnx'
     quantize = run_tool('tools/deployment/quantize.py', cfg, onnx, '--out', int8,
                         '--calib-images', '40', '--seed', '1', '--compare', '--threads', '1',
@@ -143,8 +136,8 @@ def test_exported_models_score_what_tools_test_scores(tmp_path):
     maps = {}
     for name, model, backend in (
             ('ONNX Runtime', onnx, None), ('INT8 ONNX Runtime', int8, None),
-            ('ncnn', onnx.with_suffix('.ncnn.param'), None),
-            ('OpenVINO IR', onnx.with_suffix('.xml'), None),
+            ('ncnn', nanodet_m_exports['ncnn'], None),
+            ('OpenVINO IR', nanodet_m_exports['openvino'], None),
             ('OpenVINO from ONNX', onnx, 'openvino')):
         extra = ('--backend', backend) if backend else ()
         result = run_tool('tools/deployment/test_deployed.py', cfg, model, *extra, *work,

@@ -10,8 +10,7 @@ from mmdet.registry import MODELS
 import shufflenet_det  # noqa: F401
 from shufflenet_det.models.backbones import ShuffleNetV2
 from shufflenet_det.utils import ModelConfigError, build_checked_model, check_model_wiring
-from shufflenet_det.utils.complexity import build_detector
-from shufflenet_det.utils.run_config import build_runner, load_run_config
+from shufflenet_det.utils.run_config import build_detector, build_runner, load_run_config
 from tests.test_tools.tool_runner import run_tool
 
 CONFIGS = Path(__file__).parents[2] / 'configs'

@@ -3,8 +3,10 @@ from mmengine.config import Config
 
 import mmdet.datasets  # noqa: F401  (registers CocoDataset)
 from shufflenet_det.datasets import DatasetError
+from shufflenet_det.errors import ConfigError
 from shufflenet_det.utils import check_annotation_files, check_dataset_config, leaf_datasets
-from tests.test_tools.tool_runner import run_tool
+from shufflenet_det.utils.run_config import input_size
+from tests.test_tools.tool_runner import REPO, run_tool
 
 
 def make_config(root, ann_file='annotations/train.json'):
@@ -106,3 +108,26 @@ def test_leaf_datasets_are_found_inside_wrappers():
     assert list(leaf_datasets('train_dataloader', dict(dataset=wrapped))) == [
         ('train_dataloader.dataset.datasets[0].dataset', coco),
         ('train_dataloader.dataset.datasets[1]', wrapped['datasets'][1])]
+
+
+# The input size the measuring and export tools use comes from the test pipeline.
+@pytest.mark.parametrize('config, size', [
+    ('nanodet_shufflenetv2_lightpan_320_coco.py', (320, 320)),
+    ('nanodet_shufflenetv2_lightpan_416_coco.py', (416, 416)),
+    ('fcos_shufflenetv2_coco.py', (416, 416))])
+def test_the_size_is_the_test_pipelines(config, size):
+    assert input_size(Config.fromfile(REPO / 'configs' / config)) == size
+
+
+def test_a_wrapped_dataset_and_a_wide_scale_are_read_as_height_width():
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(640, 384))]
+    cfg = Config(dict(test_dataloader=dict(dataset=dict(
+        type='RepeatDataset', times=2, dataset=dict(type='CocoDataset', pipeline=pipeline)))))
+    assert input_size(cfg) == (384, 640)
+
+
+def test_no_fixed_size_is_an_error_not_640():
+    cfg = Config(dict(test_dataloader=dict(dataset=dict(
+        type='CocoDataset', pipeline=[dict(type='LoadImageFromFile')]))))
+    with pytest.raises(ConfigError, match='no Resize with a scale'):
+        input_size(cfg)

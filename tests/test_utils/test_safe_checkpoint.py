@@ -5,17 +5,23 @@ import os
 import threading
 import time
 
+import mmcv
 import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+from mmengine.config import Config
 from mmengine.logging import HistoryBuffer
+from mmengine.registry import init_default_scope
 from mmengine.model import BaseModel
 from mmengine.runner import CheckpointLoader, Runner, load_checkpoint
+
+from mmdet.registry import MODELS
 
 from shufflenet_det.models.backbones import ShuffleNetV2
 from shufflenet_det.utils import CheckpointError, safe_torch_load
 from tests.malicious_pickles import Payload
+from tests.test_tools.tool_runner import run_tool
 
 
 class AttributeWalk:
@@ -169,3 +175,40 @@ def test_a_url_is_downloaded_once_in_a_distributed_run(tmp_path):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(CheckpointError, match='not found'):
         safe_torch_load(str(tmp_path / 'nope.pth'))
+
+
+# ``meta`` as scripts that save a checkpoint by hand write it, and what MMEngine's loader gives.
+HAND_WRITTEN_META = {
+    'meta None': (dict(meta=None), {}),
+    'meta a list': (dict(meta=[3]), {}),
+    'dataset_meta None': (dict(meta=dict(epoch=3, dataset_meta=None)), dict(meta=dict(epoch=3))),
+    'classes None': (dict(meta=dict(dataset_meta=dict(classes=None, palette='random'))),
+                     dict(meta=dict(dataset_meta=dict(palette='random')))),
+    'classes a string': (dict(meta=dict(dataset_meta=dict(classes='car'))),
+                         dict(meta=dict(dataset_meta=dict()))),
+    'classes a tuple': (dict(meta=dict(dataset_meta=dict(classes=('car', )))),
+                        dict(meta=dict(dataset_meta=dict(classes=('car', ))))),
+}
+
+
+@pytest.mark.parametrize('saved, loaded', HAND_WRITTEN_META.values(),
+                         ids=HAND_WRITTEN_META.keys())
+def test_meta_naming_nothing_is_dropped_when_mmengine_loads(tmp_path, saved, loaded):
+    state_dict = dict(weight=torch.ones(1))
+    torch.save(dict(state_dict=state_dict, **saved), tmp_path / 'by_hand.pth')
+    checkpoint = CheckpointLoader.load_checkpoint(str(tmp_path / 'by_hand.pth'))
+    assert checkpoint == dict(state_dict=state_dict, **loaded)
+
+
+@pytest.mark.parametrize('meta', [None, dict(dataset_meta=None)])
+def test_image_demo_runs_a_checkpoint_saved_with_meta_none(tmp_path, meta):
+    """MMDetection's DetInferencer reads ``meta`` as a dict of dicts."""
+    config = 'configs/nanodet_shufflenetv2_lightpan_shapes.py'
+    init_default_scope('mmdet')
+    model = MODELS.build(Config.fromfile(config).model)
+    torch.save(dict(state_dict=model.state_dict(), meta=meta), tmp_path / 'by_hand.pth')
+    mmcv.imwrite(np.zeros((64, 64, 3), np.uint8), str(tmp_path / 'image.jpg'))
+    result = run_tool('tools/image_demo.py', tmp_path / 'image.jpg', config, '--weights',
+                      tmp_path / 'by_hand.pth', check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f'{tmp_path / "image.jpg"}: ' in result.stdout

@@ -38,7 +38,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -59,7 +59,8 @@ from shufflenet_det.deployment.ncnn_export import onnx_to_ncnn
 from shufflenet_det.deployment.ncnn_network import NcnnNetwork
 from shufflenet_det.models.backbones import ShuffleNetV2
 from shufflenet_det.utils.cli import exit_status
-from shufflenet_det.utils.complexity import build_detector, complexity, end_to_end_batch
+from shufflenet_det.benchmarking.complexity import complexity, end_to_end_batch
+from shufflenet_det.utils.run_config import build_detector
 
 UNALIGNED = '{}, channels not aligned'  # a row for the export without align_branch_channels
 
@@ -326,7 +327,8 @@ def markdown(rows: List[dict], peaks: Dict[int, float]) -> str:
     return '\n'.join(lines)
 
 
-def main() -> None:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The tool's arguments, parsed from ``argv`` (default: the command line)."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--widths', type=float, nargs='*', default=[1.0],
@@ -354,13 +356,18 @@ def main() -> None:
                         'the largest thread count) to this PNG')
     parser.add_argument('--runtime-plot', help='with --runtimes: plot the network latency in '
                         'each runtime to this PNG')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.repeats < 2:
         parser.error('--repeats must be at least 2 (a spread needs two samples)')
     if args.scaling_plot and not args.configs:
         parser.error('--scaling-plot needs --configs')
     if (args.runtime_plot or args.nanodet_ncnn) and not (args.runtimes and args.configs):
         parser.error('--runtime-plot and --nanodet-ncnn need --runtimes and --configs')
+    return args
+
+
+def main() -> None:
+    args = parse_args()
 
     rows, peaks = [], {}
     thread_counts = args.threads

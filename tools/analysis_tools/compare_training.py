@@ -20,12 +20,14 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional, Sequence
 
 from mmengine.config import Config
 
 from shufflenet_det.errors import ConfigError
 from shufflenet_det.utils.cli import exit_status
-from shufflenet_det.utils.complexity import build_detector, complexity
+from shufflenet_det.benchmarking.complexity import complexity
+from shufflenet_det.utils.run_config import build_detector
 from shufflenet_det.utils.training_log import find_scalars, read_iteration_times
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,7 +77,8 @@ log_processor = dict(by_epoch=False)
 '''
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The tool's arguments, parsed from ``argv`` (default: the command line)."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('configs', nargs='+', help='detector configs to compare')
@@ -86,7 +89,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--workers', type=int, default=2, help='dataloader workers')
     parser.add_argument('--work-dir', default='work_dirs/compare_training')
     parser.add_argument('--markdown', help='also write the table to this file')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.iters < 20:
         parser.error('--iters must be at least 20 (time per iteration is taken after 10)')
     return args

@@ -1,5 +1,6 @@
-"""The README's table of configs: parameters, FLOPs at each config's input size and CPU
-latency per image (end to end: normalisation, network, decoding and NMS; untrained weights).
+"""The table of configs in docs/detectors.md: parameters, FLOPs at each config's input size
+and CPU latency per image (end to end: normalisation, network, decoding and NMS; untrained
+weights).
 
 Example:
     python tools/analysis_tools/config_table.py configs/*.py --threads 2
@@ -7,23 +8,29 @@ Example:
 import argparse
 import sys
 from pathlib import Path
+from typing import Optional, Sequence
 
 import torch
 
 import shufflenet_det  # noqa: F401
 from shufflenet_det.utils.cli import exit_status
-from shufflenet_det.utils.complexity import (build_detector, complexity, end_to_end_latency,
-                                             input_size)
+from shufflenet_det.benchmarking.complexity import complexity, end_to_end_latency
+from shufflenet_det.utils.run_config import build_detector, input_size
 
 
-def main() -> None:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The tool's arguments, parsed from ``argv`` (default: the command line)."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('configs', nargs='+', help='config files')
     parser.add_argument('--threads', type=int, default=torch.get_num_threads(),
                         help='torch CPU threads (default: all)')
     parser.add_argument('--repeats', type=int, default=20, help='timed runs per config')
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
     torch.set_num_threads(args.threads)
 
     rows = []

@@ -17,13 +17,15 @@ import resource
 import subprocess
 import sys
 import tempfile
+from typing import Optional, Sequence
 
 import numpy as np
 
 TYPES = ('CocoDataset', 'CheckedCocoDataset')
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The tool's arguments, parsed from ``argv`` (default: the command line)."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--images', type=int, default=118287, help='number of images')
@@ -33,7 +35,7 @@ def parse_args() -> argparse.Namespace:
     # The work of the child processes: Linux keeps a parent's peak memory in its children's.
     parser.add_argument('--write', metavar='ANN_FILE', help=argparse.SUPPRESS)
     parser.add_argument('--build', nargs=2, metavar=('TYPE', 'ANN_FILE'), help=argparse.SUPPRESS)
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def write_coco_scale_file(path: str, num_images: int, num_boxes: int) -> None:

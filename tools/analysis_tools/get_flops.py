@@ -9,15 +9,18 @@ Example:
 """
 import argparse
 import sys
+from typing import Optional, Sequence
 
 from mmengine.config import DictAction
 
 import shufflenet_det  # noqa: F401
 from shufflenet_det.utils.cli import exit_status
-from shufflenet_det.utils.complexity import build_detector, complexity, input_size
+from shufflenet_det.benchmarking.complexity import complexity
+from shufflenet_det.utils.run_config import build_detector, input_size
 
 
-def main() -> None:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The tool's arguments, parsed from ``argv`` (default: the command line)."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='config file')
@@ -26,14 +29,16 @@ def main() -> None:
                         "size its test pipeline resizes to)")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.shape and len(args.shape) > 2:
+        parser.error(f'--shape takes 1 or 2 numbers, got {args.shape}')
+    return args
+
+
+def main() -> None:
+    args = parse_args()
     cfg, model = build_detector(args.config, args.cfg_options)
-    if args.shape:
-        if len(args.shape) > 2:
-            parser.error(f'--shape takes 1 or 2 numbers, got {args.shape}')
-        size = (args.shape[0], args.shape[-1])
-    else:
-        size = input_size(cfg)
+    size = (args.shape[0], args.shape[-1]) if args.shape else input_size(cfg)
     info = complexity(model, size)
     print(f'{args.config}\ninput: {size[0]}x{size[1]}\nparams: {info["params"] / 1e6:.3f} M\n'
           f'FLOPs (multiply-adds): {info["flops"] / 1e9:.3f} G')

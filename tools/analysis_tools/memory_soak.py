@@ -16,7 +16,7 @@ Example:
 import argparse
 import os
 import sys
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
@@ -27,7 +27,8 @@ from shufflenet_det.utils.cli import exit_status
 from shufflenet_det.utils.memory_usage import growth, memory_mib
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The tool's arguments, parsed from ``argv`` (default: the command line)."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='config file')
@@ -42,7 +43,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', default='work_dirs/memory_soak')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 class MemoryProbe(Hook):

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import tempfile
-from typing import Dict, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -45,7 +45,8 @@ def profile(path: str, threads: int,
     return by_op, by_node, described
 
 
-def main() -> None:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The tool's arguments, parsed from ``argv`` (default: the command line)."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('models', nargs='+', help='.onnx files')
@@ -54,7 +55,11 @@ def main() -> None:
     parser.add_argument('--top', type=int, default=12, help='operator types to list')
     parser.add_argument('--nodes', type=int, default=0,
                         help='also list this many slowest nodes, with their output shapes')
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
     for path in args.models:
         by_op, by_node, described = profile(path, args.threads, args.runs)
         print(f'{path}: {sum(by_op.values()) / args.runs / 1e3:.2f} ms of kernels per run '

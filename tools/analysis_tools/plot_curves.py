@@ -7,22 +7,27 @@ The argument is a work dir (its newest run is used), a run dir, or a vis_data/sc
 import argparse
 import sys
 from pathlib import Path
+from typing import Optional, Sequence
 
-import matplotlib
+from shufflenet_det.errors import ConfigError
+from shufflenet_det.utils.cli import exit_status
+from shufflenet_det.utils.training_log import find_scalars, read_scalars
 
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
 
-from shufflenet_det.errors import ConfigError  # noqa: E402
-from shufflenet_det.utils.cli import exit_status  # noqa: E402
-from shufflenet_det.utils.training_log import find_scalars, read_scalars  # noqa: E402
-
-def main() -> None:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The tool's arguments, parsed from ``argv`` (default: the command line)."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('run', type=Path, help='work dir, run dir or scalars.json')
     parser.add_argument('--out', default='curves.png', help='PNG to write')
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
 
     scalars = find_scalars(args.run)
     losses, metrics = read_scalars(scalars)

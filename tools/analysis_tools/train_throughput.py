@@ -12,7 +12,7 @@ Example:
 """
 import argparse
 import sys
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Optional, Sequence
 
 import torch
 from mmengine.config import Config, DictAction
@@ -26,7 +26,8 @@ from shufflenet_det.utils import build_checked_model
 from shufflenet_det.utils.cli import exit_status
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The tool's arguments, parsed from ``argv`` (default: the command line)."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('configs', nargs='+', help='config files')
@@ -37,7 +38,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--threads', type=int, default=torch.get_num_threads())
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def endless(loader: Iterable) -> Iterator:

@@ -12,6 +12,7 @@ Examples:
 import argparse
 import sys
 from pathlib import Path
+from typing import Optional, Sequence
 
 import onnx
 
@@ -37,20 +38,26 @@ def input_shape(onnx_path: str) -> tuple:
     return (1, *shape)
 
 
-def main() -> None:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The tool's arguments, parsed from ``argv`` (default: the command line)."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('onnx', help='the .onnx file')
     parser.add_argument('--backend', choices=sorted(SUFFIXES), required=True)
     parser.add_argument('--out', help='the .param (ncnn) or .xml (OpenVINO) file to write '
                         '(default: beside the .onnx, .ncnn.param or .xml)')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    expected = SUFFIXES[args.backend].split('.')[-1]
+    if args.out and not args.out.endswith('.' + expected):
+        parser.error(f'--out for {args.backend} must end in .{expected}, got {args.out}')
+    return args
+
+
+def main() -> None:
+    args = parse_args()
     if not Path(args.onnx).is_file():
         raise DeployedModelError(f'no such model file: {args.onnx}')
     out = args.out or str(Path(args.onnx).with_suffix(SUFFIXES[args.backend]))
-    expected = SUFFIXES[args.backend].split('.')[-1]
-    if not out.endswith('.' + expected):
-        parser.error(f'--out for {args.backend} must end in .{expected}, got {out}')
     shape = input_shape(args.onnx)  # refuses a file that is not an ONNX model
     if args.backend == 'ncnn':
         weights = onnx_to_ncnn(args.onnx, out, shape)

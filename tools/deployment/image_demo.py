@@ -14,6 +14,7 @@ Examples:
 """
 import argparse
 import sys
+from typing import Optional, Sequence
 
 import mmcv
 from mmcv.transforms import Compose
@@ -25,10 +26,11 @@ import shufflenet_det  # noqa: F401
 from shufflenet_det.deployment import BACKENDS, DeployedDetector, load_network
 from shufflenet_det.datasets import DatasetError
 from shufflenet_det.utils.cli import exit_status
-from shufflenet_det.utils.complexity import build_detector
+from shufflenet_det.utils.run_config import build_detector
 
 
-def main() -> None:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The tool's arguments, parsed from ``argv`` (default: the command line)."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('model', help='.onnx, OpenVINO .xml or ncnn .param file')
@@ -39,7 +41,11 @@ def main() -> None:
     parser.add_argument('--score-thr', type=float, default=0.3)
     parser.add_argument('--threads', type=int, default=0, help='runtime threads')
     parser.add_argument('--out-file', help='where to save the image with drawn detections')
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
 
     cfg, model = build_detector(args.config)
     detector = DeployedDetector(load_network(args.model, args.backend, args.threads), model)

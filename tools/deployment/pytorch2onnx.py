@@ -11,6 +11,7 @@ Example:
 """
 import argparse
 import sys
+from typing import Optional, Sequence
 
 import torch
 from mmengine.runner import load_checkpoint
@@ -18,10 +19,11 @@ from mmengine.runner import load_checkpoint
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
 from shufflenet_det.apis.onnx_export import export_onnx
 from shufflenet_det.utils.cli import exit_status
-from shufflenet_det.utils.complexity import build_detector, input_size
+from shufflenet_det.utils.run_config import build_detector, input_size
 
 
-def main() -> None:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The tool's arguments, parsed from ``argv`` (default: the command line)."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='detector config')
@@ -34,7 +36,11 @@ def main() -> None:
                         help="export ShuffleNetV2's channel counts as they are, not padded for "
                         "ONNX Runtime's blocked layout (a smaller graph for runtimes that do "
                         "not use it; the outputs are the same either way)")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
 
     cfg, model = build_detector(args.config)
     if args.weights:

@@ -15,6 +15,7 @@ Examples:
 import argparse
 import sys
 from pathlib import Path
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -30,10 +31,11 @@ from shufflenet_det.deployment.int8_quantization import (CALIBRATION_METHODS,
                                                          calibration_batches, quantize_int8)
 from shufflenet_det.utils import load_run_config
 from shufflenet_det.utils.cli import exit_status
-from shufflenet_det.utils.complexity import build_detector
+from shufflenet_det.utils.run_config import build_detector
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The tool's arguments, parsed from ``argv`` (default: the command line)."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='the config the model was exported from')
@@ -60,7 +62,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', help='the dir for the --compare evaluation logs')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.calib_images < 1:
         parser.error('--calib-images must be at least 1')
     if args.repeats < 2:

@@ -22,7 +22,7 @@ Example:
 import argparse
 import sys
 from collections import Counter
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from mmdet.registry import DATASETS
 from mmengine.config import Config, ConfigDict, DictAction
@@ -41,7 +41,8 @@ PLAIN_FATAL_KINDS = ('missing_area', 'missing_iscrowd', 'categories_out_of_order
                      'no_category')
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The tool's arguments, parsed from ``argv`` (default: the command line)."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='config file')
@@ -52,7 +53,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--strict', action='store_true', help='make every problem fatal')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def checking_config(dataset_cfg: dict) -> dict:

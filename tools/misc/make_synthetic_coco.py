@@ -7,6 +7,7 @@ writes data/shapes/{train,val}/*.jpg and data/shapes/annotations/instances_{trai
 import argparse
 import json
 from pathlib import Path
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
@@ -14,7 +15,8 @@ import numpy as np
 from shufflenet_det.datasets import SHAPE_CLASSES, draw_shapes_image
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The tool's arguments, parsed from ``argv`` (default: the command line)."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('out_dir', help='dataset root to write')
@@ -22,7 +24,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--val', type=int, default=100, help='validation images')
     parser.add_argument('--size', type=int, default=256, help='image height and width')
     parser.add_argument('--seed', type=int, default=0)
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def write_split(root: Path, split: str, count: int, size: int, seed: int) -> int:

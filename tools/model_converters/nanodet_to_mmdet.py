@@ -18,7 +18,7 @@ import io
 import os
 import sys
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config
@@ -49,7 +49,8 @@ CONFIGS = {
 COCO_CLASSES = 80
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The tool's arguments, parsed from ``argv`` (default: the command line)."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('src', help="NanoDet checkpoint (.ckpt or .pth)")
@@ -58,7 +59,7 @@ def parse_args() -> argparse.Namespace:
                         'the matching one of configs/')
     parser.add_argument('--no-ema', action='store_true',
                         help='take the raw model.* weights of a .ckpt, not its EMA avg_model.*')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.config and not os.path.isfile(args.config):
         parser.error(f'--config {args.config}: no such file')
     return args
@@ -139,8 +140,8 @@ def main() -> None:
               ' (the one of the input size the model was trained at)')
     if has_folded_batchnorm(checkpoint['state_dict']):
         print('note: its BatchNorms are folded into the convolutions (an inference export); '
-              'to fine-tune from it, add BNRecalibrationHook to custom_hooks (README, '
-              '"Pretrained detectors")')
+              'to fine-tune from it, add BNRecalibrationHook to custom_hooks (docs/fine_tuning.md, '
+              '"Fine-tuning on your own classes")')
 
 
 if __name__ == '__main__':

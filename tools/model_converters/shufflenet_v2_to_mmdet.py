@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Optional, Sequence
 
 import torch
 
@@ -21,7 +22,8 @@ from shufflenet_det.utils import CheckpointError
 from shufflenet_det.utils.cli import exit_status
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The tool's arguments, parsed from ``argv`` (default: the command line)."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('src', help='source checkpoint')
@@ -29,7 +31,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--prefix', help="prefix of the backbone's keys, e.g. 'backbone.'")
     parser.add_argument('--extra-dw', action='store_true',
                         help='write ShuffleNetV2* weights, extra depthwise convs as identity')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def main() -> None:

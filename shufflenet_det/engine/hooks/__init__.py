@@ -1,11 +1,11 @@
 from .atomic_checkpoint_hook import (AtomicCheckpointHook, AtomicLocalBackend,
                                      NonFiniteCheckpointError, atomic_write, non_finite_tensors)
 from .bn_recalibration_hook import BNRecalibrationHook, recalibrate_batchnorm
-from .class_transfer_hook import ClassTransferHook, transfer_class_rows
+from .class_transfer_hook import ClassTransferHook, checkpoint_classes, transfer_class_rows
 from .relative_path_visualization_hook import RelativePathVisualizationHook
 
 __all__ = [
     'AtomicCheckpointHook', 'AtomicLocalBackend', 'BNRecalibrationHook', 'ClassTransferHook',
     'NonFiniteCheckpointError', 'RelativePathVisualizationHook', 'atomic_write',
-    'non_finite_tensors', 'recalibrate_batchnorm', 'transfer_class_rows'
+    'checkpoint_classes', 'non_finite_tensors', 'recalibrate_batchnorm', 'transfer_class_rows'
 ]

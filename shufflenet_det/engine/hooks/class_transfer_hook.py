@@ -1,6 +1,6 @@
 """Fine-tune from a detector of other classes: class scores matched by name, the rest kept."""
 import difflib
-from typing import Sequence
+from typing import Any, List, Optional, Sequence
 
 import torch
 from mmengine.hooks import Hook
@@ -36,6 +36,25 @@ def transfer_class_rows(loaded: torch.Tensor, initial: torch.Tensor,
     return result
 
 
+def checkpoint_classes(checkpoint: Any) -> Optional[List[str]]:
+    """The class names a checkpoint was trained for (``meta.dataset_meta.classes``), or None.
+
+    MMEngine saves ``meta`` as it is given, and scripts that save a state dict by hand write
+    what they hold, so any level may be missing, None or another type. A checkpoint names
+    classes only with a non-empty list or tuple there; anything else names none.
+
+    Args:
+        checkpoint: A loaded checkpoint file (a dict, or whatever the file holds).
+
+    Returns:
+        list | None: The class names, or None when the checkpoint names none.
+    """
+    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    dataset_meta = meta.get('dataset_meta') if isinstance(meta, dict) else None
+    classes = dataset_meta.get('classes') if isinstance(dataset_meta, dict) else None
+    return list(classes) if isinstance(classes, (list, tuple)) and classes else None
+
+
 # The detector's heads whose class scores follow the run's classes (``aux_head``: NanoDet-Plus).
 HEADS = ('bbox_head', 'aux_head')
 
@@ -64,8 +83,7 @@ class ClassTransferHook(Hook):
                 were built with (MMEngine's loops pass them to the visualizer).
             checkpoint (dict): The loaded checkpoint.
         """
-        loaded_classes = list(checkpoint.get('meta', {}).get('dataset_meta', {}).get(
-            'classes') or [])
+        loaded_classes = checkpoint_classes(checkpoint) or []
         classes = list((runner.visualizer.dataset_meta or {}).get('classes') or [])
         if not classes or loaded_classes == classes:
             return

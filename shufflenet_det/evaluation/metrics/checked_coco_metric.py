@@ -1,7 +1,8 @@
 """COCO's evaluator on the checked annotation file, reporting also when nothing was detected."""
 import logging
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Union
 
+import numpy as np
 from mmdet.evaluation import CocoMetric
 from mmdet.registry import METRICS
 from mmengine.fileio import get_local_path
@@ -27,23 +28,32 @@ class CheckedCocoMetric(CocoMetric):
       metric, so ``save_best`` is skipped. Here COCO's evaluator scores the zero detections:
       every AP is 0 (-1 for an object size the file has no objects of), and a warning says why.
     - ``metric_items`` are checked when the metric is built, not after the first evaluation.
+    - ``iou_thrs`` reach pycocotools as an array: ``CocoMetric`` passes a config's list or
+      number as it is, on which pycocotools' summary fails once the evaluation has run.
+
+    The tools check the other options before anything is built
+    (:func:`shufflenet_det.utils.run_config.check_evaluator_config`).
 
     Args:
         ann_file (str): The COCO-format annotation file.
         metric_items (Sequence[str], optional): As in ``CocoMetric``. Default: None.
+        iou_thrs (float | Sequence[float], optional): IoU thresholds to compute AP and AR
+            at; None: 0.5, 0.55, ..., 0.95. Default: None.
         **kwargs: The other arguments of :class:`mmdet.evaluation.CocoMetric`, except
             ``sort_categories``.
     """
 
     def __init__(self, ann_file: str, metric_items: Optional[Sequence[str]] = None,
-                 **kwargs) -> None:
+                 iou_thrs: Optional[Union[float, Sequence[float]]] = None, **kwargs) -> None:
         if kwargs.get('sort_categories'):
             raise DatasetError('CheckedCocoMetric does not sort categories; use CocoMetric')
         unknown = [item for item in metric_items or () if item not in METRIC_ITEMS]
         if unknown:
             raise DatasetError(f'metric_items {unknown} are not CocoMetric items; choose from '
                              f'{", ".join(METRIC_ITEMS)}')
-        super().__init__(ann_file=None, metric_items=metric_items, **kwargs)
+        if iou_thrs is not None:  # pycocotools finds a threshold with ``iou_thrs == 0.5``
+            iou_thrs = np.atleast_1d(np.asarray(iou_thrs, dtype=float))
+        super().__init__(ann_file=None, metric_items=metric_items, iou_thrs=iou_thrs, **kwargs)
         with get_local_path(ann_file, backend_args=self.backend_args) as local_path:
             self._coco_api = CheckedCOCO(local_path)
         for problem in self._coco_api.problems:  # the dataset logs the same lines: shown once

@@ -12,7 +12,7 @@ from shufflenet_det.benchmarking import ReferenceShuffleNetV2
 TORCHVISION_PARAMS = {0.5: 1_366_792, 1.0: 2_278_604, 1.5: 3_503_624, 2.0: 7_393_996}
 # The paper's complexity (multiply-adds at 224x224, Table 5), in millions.
 PAPER_MFLOPS = {0.5: 41, 1.0: 146, 1.5: 299, 2.0: 591}
-# ShuffleNetV2* (extra_dw=True) at 224x224 with the classifier, as the README states.
+# ShuffleNetV2* (extra_dw=True) at 224x224 with the classifier, as docs/backbone.md states.
 V2_STAR_MFLOPS = {0.5: 42.9, 1.0: 149.8, 1.5: 302.8, 2.0: 592.8}
 STAGE_CHANNELS = {0.5: [48, 96, 192, 1024], 1.0: [116, 232, 464, 1024],
                   1.5: [176, 352, 704, 1024], 2.0: [244, 488, 976, 2048]}

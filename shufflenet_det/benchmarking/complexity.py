@@ -1,71 +1,13 @@
-"""Build a detector from a config and measure its size and CPU latency."""
-import logging
-from typing import Dict, Optional, Tuple
+"""Measure a detector's size (parameters, multiply-adds) and its CPU latency."""
+from typing import Dict, Tuple
 
 import torch
 from mmengine.analysis import get_model_complexity_info
-from mmengine.config import Config
-from mmengine.logging import MMLogger
-from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 from mmdet.structures import DetDataSample
 
-from shufflenet_det.benchmarking.timing import median_and_iqr, time_interleaved
-from shufflenet_det.errors import ConfigError
-
-from .model_config_check import build_checked_model
-from .run_config import leaf_datasets, load_config
-
-
-def build_detector(config: str,
-                   cfg_options: Optional[dict] = None) -> Tuple[Config, torch.nn.Module]:
-    """Build (and initialise) the detector of a config file, in eval mode.
-
-    Args:
-        config (str): Config file path.
-        cfg_options (dict, optional): Overrides merged into the config. Default: None.
-
-    Returns:
-        tuple: The config and the detector.
-
-    Raises:
-        ModelConfigError: In one line, when the model config cannot work.
-    """
-    cfg = load_config(config, cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    model = build_checked_model(cfg.model, cfg.get('default_scope', 'mmdet'))
-    # Without a runner's log file MMEngine reports every parameter's initialisation on stdout.
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        model.init_weights()
-    finally:
-        logger.setLevel(level)
-    return cfg, model.eval()
-
-
-def input_size(cfg: Config) -> Tuple[int, int]:
-    """The (height, width) a config's test pipeline resizes to.
-
-    Args:
-        cfg (Config): A config whose ``test_dataloader`` (possibly wrapped) has a ``Resize``
-            with a ``scale`` (width, height) in its pipeline.
-
-    Returns:
-        tuple[int, int]: Height and width.
-
-    Raises:
-        ConfigError: When the test pipeline resizes to no fixed size.
-    """
-    for _, dataset in leaf_datasets('test_dataloader', cfg.get('test_dataloader')):
-        for transform in dataset.get('pipeline', []):
-            if transform.get('type') == 'Resize' and transform.get('scale'):
-                width, height = transform['scale']
-                return height, width
-    raise ConfigError("the config's test pipeline has no Resize with a scale to measure or "
-                      'export at; give the input size (--shape H W)')
+from .timing import median_and_iqr, time_interleaved
 
 
 def complexity(model: torch.nn.Module, size: Tuple[int, int]) -> Dict[str, float]:
