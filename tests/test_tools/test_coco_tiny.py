@@ -1,7 +1,7 @@
 """Real COCO data: short FCOS and NanoDet-style runs on coco_tiny must learn (overfitting check).
 
 Uses ../shared/data/coco_tiny (80 real COCO train2017 images: category ids with gaps, crowd
-boxes); skipped where it is absent. Each run: at most 400 iterations from scratch at the
+boxes); skipped where it is absent. Each run: at most 350 iterations from scratch at the
 smallest size at which it clearly learns, on one thread (the same run whether the suite runs in
 parallel or not), then tools/test.py on the same training images.
 """
@@ -54,9 +54,9 @@ log_processor = dict(by_epoch=False)
     # 0.066 (about 2 s an iteration with its auxiliary head; 256x256: 0.058 after 200)
     ('nanodet-plus_shufflenetv2_ghostpan_320_coco.py', False, 192, 250),
     # after 300 / 350 / 400 iterations: 0.030, 0.050, 0.083 (256x256: 0.023, 0.041, 0.061)
-    ('fcos_shufflenetv2_coco.py', True, 192, 400),
+    ('fcos_shufflenetv2_coco.py', True, 192, 350),
     # after 200 / 250 / 300 iterations: 0.042, 0.071, 0.121
-    ('nanodet_shufflenetv2_lightpan_320_coco.py', False, 192, 300),
+    ('nanodet_shufflenetv2_lightpan_320_coco.py', False, 192, 250),
 ])
 def test_short_training_on_coco_tiny_learns(tmp_path, config, keep_ratio, size, iters):
     cfg = tmp_path / f'tiny_{config}'
@@ -72,7 +72,7 @@ def test_short_training_on_coco_tiny_learns(tmp_path, config, keep_ratio, size, 
     out = tmp_path / 'results.pkl'
     test = subprocess.run([sys.executable, 'tools/test.py', str(cfg),
                            str(work_dir / f'iter_{iters}.pth'), '--work-dir', str(work_dir),
-                           '--out', str(out), '--show-dir', 'vis'],
+                           '--out', str(out)],
                           capture_output=True, text=True, cwd=REPO, timeout=TEST_TIMEOUT_S)
     assert test.returncode == 0, test.stderr[-3000:]
     match = re.search(r'coco/bbox_mAP: (\d+\.\d+)', test.stdout + test.stderr)
@@ -81,7 +81,6 @@ def test_short_training_on_coco_tiny_learns(tmp_path, config, keep_ratio, size, 
         + losses
     results = mmengine.load(out)
     assert len(results) == 80 and len(results[0]['pred_instances']['bboxes']) > 0
-    assert len(list(work_dir.glob('*/vis/*.jpg'))) == 80
 
 
 @requires_shared(COCO_TINY)
