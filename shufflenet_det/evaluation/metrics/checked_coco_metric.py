@@ -32,7 +32,7 @@ class CheckedCocoMetric(CocoMetric):
       number as it is, on which pycocotools' summary fails once the evaluation has run.
 
     The tools check the other options before anything is built
-    (:func:`shufflenet_det.utils.run_config.check_evaluator_config`).
+    (:func:`shufflenet_det.utils.evaluator_config_check.check_evaluator_config`).
 
     Args:
         ann_file (str): The COCO-format annotation file.
