@@ -13,8 +13,8 @@ from mmengine.runner import Runner
 
 from shufflenet_det.datasets import DatasetError
 from shufflenet_det.errors import ConfigError
+from shufflenet_det.evaluation import check_evaluator_config
 
-from .evaluator_config_check import check_evaluator_config
 from .model_config_check import build_checked_model, check_model_wiring, explain_build_errors
 
 

@@ -9,10 +9,32 @@ from mmengine.fileio import get_local_path
 from mmengine.logging import MMLogger, print_log
 
 from shufflenet_det.datasets import CheckedCOCO, DatasetError
+from shufflenet_det.errors import ConfigError
 
-# The names CocoMetric's metric_items may take (the keys of its COCOeval.stats mapping).
-METRIC_ITEMS = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l', 'AR@100', 'AR@300',
-                'AR@1000', 'AR_s@1000', 'AR_m@1000', 'AR_l@1000')
+# The names CocoMetric's metric_items may take (the keys of its COCOeval.stats mapping): the six
+# APs, then the six ARs.
+COCO_METRIC_ITEMS = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l', 'AR@100', 'AR@300',
+                     'AR@1000', 'AR_s@1000', 'AR_m@1000', 'AR_l@1000')
+
+
+def check_metric_items(key: str, items: Optional[Sequence[str]]) -> None:
+    """Stop with one line on ``metric_items`` that ``CocoMetric`` would reject only after the
+    evaluation has run: a string instead of a list, or an item it does not report.
+
+    Args:
+        key (str): How the items are named in the error, e.g. ``'val_evaluator.metric_items'``.
+        items (Sequence[str], optional): The items; None: the metric's defaults.
+
+    Raises:
+        ConfigError: Naming the key, its value and what to write instead.
+    """
+    if isinstance(items, str):
+        raise ConfigError(f'{key} is the string {items!r}, not a list of items; write '
+                          f'{key}=[{items!r}].')
+    unknown = [item for item in items or () if item not in COCO_METRIC_ITEMS]
+    if unknown:
+        raise ConfigError(f'{key} {unknown} are not CocoMetric items; choose from '
+                          f'{", ".join(COCO_METRIC_ITEMS)}.')
 
 
 @METRICS.register_module()
@@ -32,7 +54,7 @@ class CheckedCocoMetric(CocoMetric):
       number as it is, on which pycocotools' summary fails once the evaluation has run.
 
     The tools check the other options before anything is built
-    (:func:`shufflenet_det.utils.evaluator_config_check.check_evaluator_config`).
+    (:func:`~shufflenet_det.evaluation.evaluator_config_check.check_evaluator_config`).
 
     Args:
         ann_file (str): The COCO-format annotation file.
@@ -47,10 +69,7 @@ class CheckedCocoMetric(CocoMetric):
                  iou_thrs: Optional[Union[float, Sequence[float]]] = None, **kwargs) -> None:
         if kwargs.get('sort_categories'):
             raise DatasetError('CheckedCocoMetric does not sort categories; use CocoMetric')
-        unknown = [item for item in metric_items or () if item not in METRIC_ITEMS]
-        if unknown:
-            raise DatasetError(f'metric_items {unknown} are not CocoMetric items; choose from '
-                             f'{", ".join(METRIC_ITEMS)}')
+        check_metric_items('metric_items', metric_items)
         if iou_thrs is not None:  # pycocotools finds a threshold with ``iou_thrs == 0.5``
             iou_thrs = np.atleast_1d(np.asarray(iou_thrs, dtype=float))
         super().__init__(ann_file=None, metric_items=metric_items, iou_thrs=iou_thrs, **kwargs)

@@ -12,6 +12,7 @@ from mmengine.structures import InstanceData
 
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
+from shufflenet_det.errors import ConfigError
 from shufflenet_det.evaluation import CheckedCocoMetric
 from tests.test_tools.tool_runner import REPO, run_tool
 
@@ -91,6 +92,15 @@ def test_metric_items_pick_the_items(tmp_path):
                                          metric_items=['mAP_50', 'mAP_s', 'AR@300']))
     assert results == {'coco/bbox_mAP_50': 1.0, 'coco/bbox_mAP_s': 0.7,
                        'coco/bbox_AR@300': 0.7}
+
+
+@pytest.mark.parametrize('items, message', [
+    (['mAP', 'AP50'], "metric_items ['AP50'] are not CocoMetric items; choose from mAP, mAP_50"),
+    ('mAP', "metric_items is the string 'mAP', not a list of items; write metric_items=['mAP']."),
+])
+def test_items_it_cannot_report_stop_it_when_built(tmp_path, items, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        CheckedCocoMetric(ann_file=write_annotations(tmp_path), metric_items=items)
 
 
 def test_proposal_nums_with_100_in_its_place(tmp_path):

@@ -5,7 +5,7 @@ from mmengine.config import Config
 
 from shufflenet_det.errors import ConfigError
 from shufflenet_det.utils import check_dataset_config
-from shufflenet_det.utils.evaluator_config_check import check_evaluator_config
+from shufflenet_det.evaluation import check_evaluator_config
 from tests.test_tools.tool_runner import run_tool
 
 

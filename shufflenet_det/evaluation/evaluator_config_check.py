@@ -10,13 +10,14 @@ from mmengine.config import Config
 
 from shufflenet_det.errors import ConfigError
 
+from .metrics.checked_coco_metric import COCO_METRIC_ITEMS, CheckedCocoMetric, check_metric_items
+
 # What pycocotools' COCOeval.summarize computes for CocoMetric's metric_items: the IoU
 # threshold of the two single-threshold APs, and which of the three detection caps
 # (proposal_nums) each AR is measured at. mAP is measured at 100 detections an image.
 COCO_SINGLE_IOU_ITEMS = {'mAP_50': 0.5, 'mAP_75': 0.75}
 COCO_AR_ITEM_CAP = {'AR@100': 0, 'AR@300': 1, 'AR@1000': 2, 'AR_s@1000': 2, 'AR_m@1000': 2,
                     'AR_l@1000': 2}
-COCO_METRIC_ITEMS = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l', *COCO_AR_ITEM_CAP)
 # The items CocoMetric reports for each of its metrics when metric_items is not set
 # ('proposal_fast' is not summarised by pycocotools).
 COCO_DEFAULT_ITEMS = {'bbox': COCO_METRIC_ITEMS[:6], 'segm': COCO_METRIC_ITEMS[:6],
@@ -125,13 +126,7 @@ def _check_coco_metric(key: str, options: dict, iou_thrs_as_array: bool) -> None
         raise ConfigError(f'{key}.metric has {unknown}, which CocoMetric does not compute; '
                           f'choose from {", ".join(COCO_DEFAULT_ITEMS)}.')
     items = options.get('metric_items')
-    if isinstance(items, str):
-        raise ConfigError(f'{key}.metric_items is the string {items!r}, not a list of items; '
-                          f'write {key}.metric_items=[{items!r}].')
-    unknown = [item for item in items or () if item not in COCO_METRIC_ITEMS]
-    if unknown:
-        raise ConfigError(f'{key}.metric_items {unknown} are not CocoMetric items; choose '
-                          f'from {", ".join(COCO_METRIC_ITEMS)}.')
+    check_metric_items(f'{key}.metric_items', items)
     if options.get('format_only') and not options.get('outfile_prefix'):
         raise ConfigError(
             f'{key}.format_only=True writes the detections to <outfile_prefix>.bbox.json and '
@@ -167,8 +162,6 @@ def check_evaluator_config(cfg: Config, sections: Sequence[str]) -> None:
     Raises:
         ConfigError: Naming the config key, its value and what to write instead.
     """
-    # Looked up by name: shufflenet_det.evaluation is on this folder's floor.
-    checked_type = METRICS.get('CheckedCocoMetric')
     for section in sections:
         if not section.endswith('_evaluator'):
             continue
@@ -176,7 +169,6 @@ def check_evaluator_config(cfg: Config, sections: Sequence[str]) -> None:
             metric_type = metric_cfg['type']
             metric_cls = metric_type if isinstance(metric_type, type) else METRICS.get(
                 metric_type)
-            checked = isinstance(metric_cls, type) and checked_type is not None and issubclass(
-                metric_cls, checked_type)
+            checked = isinstance(metric_cls, type) and issubclass(metric_cls, CheckedCocoMetric)
             if metric_cls is CocoMetric or checked:
                 _check_coco_metric(key, metric_cfg, iou_thrs_as_array=checked)
