@@ -96,13 +96,25 @@ def nanodet_m_checkpoint(tmp_path_factory) -> Callable[[str], Path]:
 
 
 @pytest.fixture(scope='session')
-def nanodet_m_exports(nanodet_m_checkpoint, tmp_path_factory) -> Dict[str, Path]:
-    """The converted NanoDet-m (320) exported with the deployment tools, as a user does:
-    ``onnx`` (tools/deployment/pytorch2onnx.py), ``ncnn`` and ``openvino``
-    (tools/deployment/convert_onnx.py), once a run (``xdist_group('nanodet_m')``)."""
+def nanodet_m_export(nanodet_m_checkpoint, tmp_path_factory) -> Callable[[str], Path]:
+    """The converted NanoDet-m (320) exported with the deployment tools, as a user does, once a
+    run for each format (``xdist_group('nanodet_m')``): ``'onnx'``
+    (tools/deployment/pytorch2onnx.py), ``'ncnn'`` or ``'openvino'`` (from that ONNX file,
+    tools/deployment/convert_onnx.py).
+
+    Returns:
+        Callable: the format -> the exported model (``.onnx``, ``.ncnn.param`` or ``.xml``).
+    """
     onnx = tmp_path_factory.mktemp('nanodet_m_exports') / 'nanodet_m_320.onnx'
-    run_tool('tools/deployment/pytorch2onnx.py', NANODET_M_CONFIG, '--weights',
-             nanodet_m_checkpoint('nanodet_m_320'), '--out', onnx)
-    for backend in ('ncnn', 'openvino'):
-        run_tool('tools/deployment/convert_onnx.py', onnx, '--backend', backend)
-    return dict(onnx=onnx, ncnn=onnx.with_suffix('.ncnn.param'), openvino=onnx.with_suffix('.xml'))
+    suffixes = dict(onnx='.onnx', ncnn='.ncnn.param', openvino='.xml')
+
+    def export(backend: str) -> Path:
+        if not onnx.exists():
+            run_tool('tools/deployment/pytorch2onnx.py', NANODET_M_CONFIG, '--weights',
+                     nanodet_m_checkpoint('nanodet_m_320'), '--out', onnx)
+        model = onnx.with_suffix(suffixes[backend])
+        if not model.exists():
+            run_tool('tools/deployment/convert_onnx.py', onnx, '--backend', backend)
+        return model
+
+    return export

@@ -293,6 +293,12 @@ def test_every_docs_page_is_reachable_from_the_readme():
         map(page_id, orphans))
 
 
+def test_the_readme_is_a_front_door():
+    """What it is, the two commands, the table and links: the depth lives in docs/."""
+    lines = len((REPO / 'README.md').read_text().splitlines())
+    assert lines <= 250, f'README.md has {lines} lines; move the depth to a docs/ page'
+
+
 def test_the_docs_show_tool_commands():
     assert len(COMMANDS) > 10  # the finder finds them: the tests below check something
 

@@ -45,7 +45,7 @@ def imported_files(path: Path) -> set:
 
 def file_graph() -> Graph:
     """Each package file (relative path) and the package files it imports. The package's own
-    ``__init__.py`` is its face: it imports every folder to register their modules."""
+    ``__init__.py`` is its face (it imports the folders that register modules), left out."""
     face = PACKAGE / '__init__.py'
     return {str(path.relative_to(PACKAGE)): {str(f.relative_to(PACKAGE))
                                              for f in imported_files(path) if f != face}

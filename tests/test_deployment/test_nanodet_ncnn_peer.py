@@ -10,15 +10,14 @@ from tests.runtimes import requires
 from tests.shared_data import COCO_TINY, NANODET_M, requires_shared
 from tests.test_tools.tool_runner import REPO
 
-# the converted weights and their exports (tests/conftest.py: ncnn and OpenVINO) are made
-# once, on one worker
-pytestmark = [requires('ncnn', 'pnnx', 'openvino'), requires_shared(NANODET_M, COCO_TINY),
+# the converted weights and their ncnn export (tests/conftest.py) are made once, on one worker
+pytestmark = [requires('ncnn', 'pnnx'), requires_shared(NANODET_M, COCO_TINY),
               pytest.mark.xdist_group('nanodet_m')]
 
 
-def test_our_ncnn_export_matches_nanodets_own(nanodet_m_exports):
+def test_our_ncnn_export_matches_nanodets_own(nanodet_m_export):
     _, model = build_detector(str(REPO / 'configs/nanodet_shufflenetv2_lightpan_320_coco.py'))
-    ours = NcnnNetwork(str(nanodet_m_exports['ncnn']), threads=1)
+    ours = NcnnNetwork(str(nanodet_m_export('ncnn')), threads=1)
     preprocessor = model.data_preprocessor
     theirs = NcnnNetwork(str(NANODET_M / 'ncnn/nanodet-m.param'), threads=1,
                          mean_std=(preprocessor.mean.flatten().tolist(),

@@ -148,16 +148,19 @@ def coco_state_dict(tmp_path_factory):
 def test_any_meta_naming_no_classes_loads_as_a_checkpoint_naming_none(
         tmp_path, coco_state_dict, fields):
     runner = runner_for(tmp_path, ('dog', 'person'), 'meta')
-    checkpoint = dict(state_dict=dict(coco_state_dict), **fields)
+    state_dict = {k: v.clone() for k, v in coco_state_dict.items()}  # the fixture stays as made
+    checkpoint = dict(state_dict=dict(state_dict), **fields)
     ClassTransferHook().after_load_checkpoint(runner, checkpoint)
-    # nothing rewritten, nothing dropped (MMEngine then skips the tensors of other shapes)
-    assert all(checkpoint['state_dict'][k] is v for k, v in coco_state_dict.items())
+    # nothing replaced, changed or dropped (MMEngine then skips the tensors of other shapes)
+    assert checkpoint['state_dict'].keys() == coco_state_dict.keys()
+    assert all(checkpoint['state_dict'][k] is v and torch.equal(v, coco_state_dict[k])
+               for k, v in state_dict.items())
     assert 'the checkpoint names no classes (meta.dataset_meta.classes)' in logged(runner)
 
 
 def test_classes_saved_as_a_tuple_are_matched_by_name(tmp_path, coco_state_dict):
     runner = runner_for(tmp_path, ('dog', 'person'), 'tuple')
-    checkpoint = dict(state_dict=dict(coco_state_dict),
+    checkpoint = dict(state_dict={k: v.clone() for k, v in coco_state_dict.items()},
                       meta=dict(dataset_meta=dict(classes=tuple(COCO))))
     ClassTransferHook().after_load_checkpoint(runner, checkpoint)
     key = 'bbox_head.out_convs.0.weight'

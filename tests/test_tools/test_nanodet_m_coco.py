@@ -111,7 +111,7 @@ train_dataloader = dict(dataset=dict(
 @pytest.mark.slow
 @requires('ncnn', 'pnnx', 'openvino')
 def test_exported_models_score_what_tools_test_scores(tmp_path, nanodet_m_checkpoint,
-                                                      nanodet_m_exports):
+                                                      nanodet_m_export):
     """ONNX, OpenVINO and ncnn exports of the converted NanoDet-m score within 0.002 of
     tools/test.py on coco_tiny val; INT8, calibrated on coco_tiny train, loses at most 0.01."""
     checkpoint = nanodet_m_checkpoint('nanodet_m_320')
@@ -122,7 +122,7 @@ def test_exported_models_score_what_tools_test_scores(tmp_path, nanodet_m_checkp
     test = run_tool('tools/test.py', cfg, checkpoint, *work, timeout=900)
     reference = bbox_map(test.stdout + test.stderr)
 
-    onnx = nanodet_m_exports['onnx']
+    onnx = nanodet_m_export('onnx')
     int8 = tmp_path / 'nanodet_int8.onnx'
     quantize = run_tool('tools/deployment/quantize.py', cfg, onnx, '--out', int8,
                         '--calib-images', '40', '--seed', '1', '--compare', '--threads', '1',
@@ -136,8 +136,8 @@ def test_exported_models_score_what_tools_test_scores(tmp_path, nanodet_m_checkp
     maps = {}
     for name, model, backend in (
             ('ONNX Runtime', onnx, None), ('INT8 ONNX Runtime', int8, None),
-            ('ncnn', nanodet_m_exports['ncnn'], None),
-            ('OpenVINO IR', nanodet_m_exports['openvino'], None),
+            ('ncnn', nanodet_m_export('ncnn'), None),
+            ('OpenVINO IR', nanodet_m_export('openvino'), None),
             ('OpenVINO from ONNX', onnx, 'openvino')):
         extra = ('--backend', backend) if backend else ()
         result = run_tool('tools/deployment/test_deployed.py', cfg, model, *extra, *work,
