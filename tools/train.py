@@ -19,8 +19,8 @@ from mmdet.utils import setup_cache_size_limit_of_dynamo
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
 from shufflenet_det.errors import ConfigError
 from shufflenet_det.utils import (build_runner, check_annotation_files, check_dataset_config,
-                                  find_resumable_checkpoint, finish_distributed,
-                                  load_run_config, setup_cpu_distributed)
+                                  check_resumable, find_resumable_checkpoint,
+                                  finish_distributed, load_run_config, setup_cpu_distributed)
 from shufflenet_det.utils.cli import exit_status
 
 
@@ -78,6 +78,7 @@ def main() -> None:
         cfg.resume = resume_from is not None
         cfg.load_from = resume_from or cfg.get('load_from')
     elif args.resume is not None:
+        check_resumable(args.resume)
         cfg.resume = True
         cfg.load_from = args.resume
 

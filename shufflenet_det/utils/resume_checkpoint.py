@@ -1,10 +1,13 @@
-"""The checkpoint that ``tools/train.py --resume`` (no value) continues from."""
+"""The checkpoint that ``tools/train.py --resume`` continues from: found in the work dir, or
+the one named, checked."""
 import glob
 import logging
 import os.path as osp
 from typing import List, Optional
 
 from mmengine.logging import print_log
+
+from shufflenet_det.errors import ConfigError
 
 from .safe_checkpoint import CheckpointError, UnsafeCheckpointError, safe_torch_load
 
@@ -93,3 +96,23 @@ def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
     print_log(f'No checkpoint to resume from in {work_dir}: training starts from scratch.',
               logger='current')
     return None
+
+
+def check_resumable(path: str) -> None:
+    """Stop with one line when ``tools/train.py --resume PATH`` names a file that cannot be
+    resumed from (MMEngine's runner would fail with a ``KeyError`` traceback on a bare state
+    dict). A remote path is left to MMEngine.
+
+    Args:
+        path (str): The checkpoint named.
+
+    Raises:
+        ConfigError: When the file is missing, does not load, or is not a training checkpoint.
+        UnsafeCheckpointError: When the file would run code if loaded.
+    """
+    if '://' in path:
+        return
+    reason = _unresumable_reason(path)
+    if reason is not None:
+        raise ConfigError(f'--resume {path}: {reason}. To train from its weights without '
+                          f'resuming, pass --cfg-options load_from={path}')

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
+import torch
 
 from shufflenet_det.utils import safe_torch_load
 from tests.small_pipelines import small_pipelines
@@ -159,3 +160,22 @@ def test_resume_from_a_named_earlier_checkpoint(config, tmp_path):
     log = resume(config, work_dir, 4, earlier)
     assert f'Load checkpoint from {earlier}\n' in log
     assert 'Resuming from' not in log  # the work dir was not searched
+
+
+@pytest.mark.parametrize('named', ['weights only', 'missing'])
+def test_resume_from_a_named_file_that_is_no_training_checkpoint_stops_in_one_line(
+        config, tmp_path, named):
+    """A bare state dict (a converted or published model) or a missing file: one line saying
+    what to do, before training starts and writes a checkpoint."""
+    weights = tmp_path / 'weights.pth'
+    if named == 'weights only':
+        torch.save(dict(state_dict=dict(weight=torch.ones(1))), weights)
+    work_dir = tmp_path / 'work'
+    result = run_tool('tools/train.py', config, '--work-dir', work_dir, '--resume', weights,
+                      check=False)
+    reason = 'is not a training checkpoint' if named == 'weights only' else 'checkpoint not found'
+    assert result.returncode != 0 and reason in result.stderr, result.stderr[-3000:]
+    assert 'Traceback' not in result.stderr
+    assert f'To train from its weights without resuming, pass --cfg-options load_from={weights}' \
+        in result.stderr
+    assert not list(work_dir.glob('*.pth'))
