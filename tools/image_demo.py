@@ -7,14 +7,18 @@ Example:
 """
 import argparse
 import sys
+import warnings
 from typing import Optional, Sequence
 
 import mmcv
 from mmdet.apis import DetInferencer
 from mmengine.config import DictAction
+from mmengine.runner import load_checkpoint
 
 import shufflenet_det  # noqa: F401  (registers the modules and the safe checkpoint loader)
-from shufflenet_det.utils import check_model_wiring, explain_build_errors, load_config
+from shufflenet_det.engine.hooks import checkpoint_classes
+from shufflenet_det.utils import (check_model_wiring, config_classes, explain_build_errors,
+                                  load_config)
 from shufflenet_det.utils.cli import exit_status
 
 
@@ -36,15 +40,24 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options)
-    with explain_build_errors(cfg.model):  # DetInferencer builds the model, once
-        inferencer = DetInferencer(model=cfg, weights=args.weights, device=args.device,
+    # DetInferencer builds the model, once; the weights are loaded here, as DetInferencer
+    # would read a checkpoint's meta (it fails on dataset_meta=None and takes COCO's names when
+    # the checkpoint names no classes)
+    with explain_build_errors(cfg.model), warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='weights is None')
+        inferencer = DetInferencer(model=cfg, weights=None, device=args.device,
                                    show_progress=False)
     check_model_wiring(inferencer.model, cfg.model)
+    checkpoint = load_checkpoint(inferencer.model, args.weights, map_location='cpu') \
+        if args.weights else None
+    # the checkpoint's class names, else those of the config's test set
+    classes = checkpoint_classes(checkpoint) or config_classes(cfg) or []
+    inferencer.model.dataset_meta['classes'] = classes
+    inferencer.visualizer.dataset_meta = inferencer.model.dataset_meta
     output = inferencer(args.img, return_datasamples=True, return_vis=bool(args.out_file),
                         no_save_vis=True, pred_score_thr=args.score_thr)
     result = output['predictions'][0]
     pred = result.pred_instances[result.pred_instances.scores >= args.score_thr]
-    classes = inferencer.model.dataset_meta.get('classes', [])
     print(f'{args.img}: {len(pred)} detections with score >= {args.score_thr}'
           f'{", the 10 best:" if len(pred) > 10 else ""}')
     for box, score, label in zip(pred.bboxes[:10], pred.scores[:10], pred.labels[:10]):

@@ -204,6 +204,23 @@ def _classes(dataset_cfg: dict) -> Any:
     return classes
 
 
+def config_classes(cfg: Config) -> Optional[Tuple[str, ...]]:
+    """The class names of a config's test set, what its model's labels mean: the dataset's
+    ``metainfo.classes``, or its dataset class's own (COCO's 80 for ``CocoDataset``).
+
+    Args:
+        cfg (Config): The config.
+
+    Returns:
+        tuple[str] | None: The names, or None when the test set names none.
+    """
+    for _, dataset_cfg in leaf_datasets('test_dataloader', cfg.get('test_dataloader')):
+        classes = _classes(dataset_cfg) if dataset_cfg.get('type') in DATASETS else None
+        if classes is not None:
+            return tuple(classes)
+    return None
+
+
 def _num_classes(cfg: Any, key: str) -> Iterator[Tuple[str, int]]:
     """Yield ``(config key, value)`` of every ``num_classes`` in a model config."""
     if isinstance(cfg, dict):

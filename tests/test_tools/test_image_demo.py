@@ -2,8 +2,10 @@ import re
 
 import cv2
 import numpy as np
+import torch
 
-from tests.test_tools.tool_runner import run_tool
+from shufflenet_det.utils.run_config import build_detector
+from tests.test_tools.tool_runner import REPO, run_tool
 
 # Re-encoding a synthetic image as JPEG changes a pixel channel by up to about 30 levels.
 JPEG_NOISE = 50
@@ -27,3 +29,21 @@ def test_image_demo_draws_detections(tmp_path):
     x1, y1, x2, y2 = (float(v) for v in best_box.group(1).split(','))
     around_box = change[max(int(y1) - 3, 0):int(y2) + 4, max(int(x1) - 3, 0):int(x2) + 4]
     assert around_box.max() > JPEG_NOISE, 'the best box is not drawn'
+
+
+def test_a_checkpoint_naming_no_classes_shows_the_configs_names(tmp_path):
+    """A state dict saved by hand with ``meta.dataset_meta=None`` (MMDetection's DetInferencer
+    fails on it, and takes COCO's names for a checkpoint naming none): the demo runs and calls
+    the labels by the config's classes."""
+    run_tool('tools/misc/make_synthetic_coco.py', tmp_path, '--train', '1', '--val', '1',
+             '--size', '128')
+    config = 'configs/nanodet_shufflenetv2_lightpan_shapes.py'
+    torch.manual_seed(0)
+    _, model = build_detector(str(REPO / config))
+    torch.save(dict(state_dict=model.state_dict(), meta=dict(dataset_meta=None)),
+               tmp_path / 'by_hand.pth')
+    out = run_tool('tools/image_demo.py', tmp_path / 'val/000001.jpg', config, '--weights',
+                   tmp_path / 'by_hand.pth', '--score-thr', '0.0', '--cfg-options',
+                   'model.test_cfg.score_thr=0.0', 'model.test_cfg.max_per_img=3').stdout
+    names = re.findall(r'^ +(\S+) \d\.\d{3} \[', out, re.MULTILINE)
+    assert len(names) == 3 and set(names) <= {'circle', 'square', 'triangle'}, out

@@ -18,7 +18,7 @@ from typing import Optional, Sequence
 
 import mmcv
 from mmcv.transforms import Compose
-from mmdet.registry import DATASETS, VISUALIZERS
+from mmdet.registry import VISUALIZERS
 from mmdet.structures import DetDataSample
 from mmengine.dataset import pseudo_collate
 
@@ -26,7 +26,7 @@ import shufflenet_det  # noqa: F401
 from shufflenet_det.deployment import BACKENDS, DeployedDetector, load_network
 from shufflenet_det.datasets import DatasetError
 from shufflenet_det.utils.cli import exit_status
-from shufflenet_det.utils.run_config import build_detector
+from shufflenet_det.utils.run_config import build_detector, config_classes
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -56,12 +56,11 @@ def main() -> None:
         raise DatasetError(f'cannot read image {args.img}: {err}')
     pred = detector.test_step(pseudo_collate([sample]))[0].pred_instances
     pred = pred[pred.scores >= args.score_thr]
-    dataset = cfg.test_dataloader.dataset
-    classes = dataset.get('metainfo', {}).get('classes') or DATASETS.get(
-        dataset.type).METAINFO['classes']
+    classes = config_classes(cfg) or ()
     print(f'{args.img}: {len(pred)} detections with score >= {args.score_thr}')
     for box, score, label in zip(pred.bboxes, pred.scores, pred.labels):
-        print(f'  {classes[label]:>14s} {float(score):.3f} '
+        name = classes[label] if label < len(classes) else str(int(label))
+        print(f'  {name:>14s} {float(score):.3f} '
               f'[{", ".join(f"{v:.1f}" for v in box.tolist())}]')
     if args.out_file:
         visualizer = VISUALIZERS.build(dict(cfg.visualizer, vis_backends=None))
