@@ -226,12 +226,6 @@ def test_no_detection_at_all_scores_zero_and_says_why(tmp_path, log_file):
     assert plain.evaluate(len(dataset)) == {}
 
 
-def test_metric_items_are_checked_when_the_metric_is_built(tmp_path):
-    with pytest.raises(DatasetError, match=r"metric_items \['mAP_S'\] are not CocoMetric "
-                                           'items; choose from mAP, mAP_50'):
-        CheckedCocoMetric(ann_file=write(tmp_path, coco()), metric_items=['mAP', 'mAP_S'])
-
-
 def test_images_all_below_min_size_stop_the_build_saying_why(tmp_path):
     ann_file = write(tmp_path, coco(size=24))
     with pytest.raises(DatasetError) as error:
