@@ -5,7 +5,8 @@ import torch
 import torch.nn as nn
 from mmdet.structures import DetDataSample
 
-from shufflenet_det.deployment import DeployedDetector, DeployedNetwork
+from shufflenet_det.deployment import DeployedDetector
+from shufflenet_det_runtime.network import Network
 from shufflenet_det.utils.run_config import build_detector
 from tests.matching import matched_fraction
 from tests.reference_shufflenet import randomize_bn
@@ -24,7 +25,7 @@ def detector_with_spread_scores(config: str) -> nn.Module:
     return randomize_bn(model).eval()
 
 
-def assert_matches_pytorch(model: nn.Module, network: DeployedNetwork, size: tuple,
+def assert_matches_pytorch(model: nn.Module, network: Network, size: tuple,
                            batch_size: int, tolerance: float) -> None:
     """Raw outputs within ``tolerance`` of PyTorch's, and 98% of the boxes after NMS matched,
     on a random batch of ``batch_size`` images of ``size``, the same batch in every run (near-tie

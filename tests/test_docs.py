@@ -1,6 +1,7 @@
 """README.md and docs/**/*.md hold together: every relative link and image reaches a file
 (and a heading, for ``#anchor``), every page of docs/ is reachable from the README, and every
-``python tools/....py ARGS`` command they show names a tool whose ``parse_args`` accepts ARGS.
+``python tools/....py ARGS`` (or ``python -m shufflenet_det_runtime ARGS``) command they show
+names a tool whose ``parse_args`` accepts ARGS.
 The last tests feed the checker made-up pages with a fault of each kind, to show it reports it.
 """
 import contextlib
@@ -33,7 +34,8 @@ SUBSTITUTION = re.compile(r'\$\([^()]*\)|\$\{[^{}]*\}|\$[A-Za-z_]\w*|`[^`]*`'
 PLACEHOLDER = 'SUBSTITUTED'  # what a substitution or a <placeholder> stands for: one argument
 ENV_ASSIGNMENT = re.compile(r'^[A-Za-z_]\w*=')
 PYTHON = re.compile(r'^(?:.*/)?python[0-9.]*$')
-PYTHON_TOOL = re.compile(r'python[0-9.]*\s+(tools/\S+\.py)')  # a line worth splitting
+PYTHON_TOOL = re.compile(r'python[0-9.]*\s+(tools/\S+\.py|-m\s+shufflenet_det_runtime\b)')
+RUNTIME_MAIN = 'shufflenet_det_runtime/__main__.py'  # what python -m shufflenet_det_runtime runs
 REDIRECTIONS = ('<', '>', '>>', '>&', '<&', '&>')
 
 
@@ -200,11 +202,15 @@ def simple_commands(line: str) -> Iterator[List[str]]:
 
 
 def tool_command(words: List[str]) -> Optional[Tuple[str, List[str]]]:
-    """(tool, args) if the words run ``[VAR=value ...] python tools/....py ARGS``."""
+    """(tool, args) if the words run ``[VAR=value ...] python tools/....py ARGS`` or
+    ``python -m shufflenet_det_runtime ARGS``."""
     while words and ENV_ASSIGNMENT.match(words[0]):
         words = words[1:]
     if len(words) >= 2 and PYTHON.match(words[0]) and re.fullmatch(r'tools/\S+\.py', words[1]):
         return words[1], words[2:]
+    if len(words) >= 3 and PYTHON.match(words[0]) and words[1:3] == ['-m',
+                                                                    'shufflenet_det_runtime']:
+        return RUNTIME_MAIN, words[3:]
     return None
 
 
@@ -248,6 +254,8 @@ def tool_commands(text: str) -> List[Command]:
 @functools.lru_cache(maxsize=None)
 def load_tool(tool: str) -> ModuleType:
     """Import a tool's module once, under a name of its own (nothing of it runs)."""
+    if tool == RUNTIME_MAIN:  # a package's __main__: its relative imports need the package
+        return importlib.import_module('shufflenet_det_runtime.__main__')
     name = 'docs_checked_' + re.sub(r'\W', '_', tool)
     spec = importlib.util.spec_from_file_location(name, REPO / tool)
     module = importlib.util.module_from_spec(spec)

@@ -3,6 +3,7 @@ package folder imports one above it, no two folders import each other and no fil
 other in a circle."""
 import ast
 import re
+import sys
 from pathlib import Path
 from typing import Dict, List, Set
 
@@ -17,6 +18,8 @@ Graph = Dict[str, Set[str]]
 
 def module_file(name: str):
     """The file of a ``shufflenet_det`` module or package, if it is one."""
+    if name.split('.')[0] != PACKAGE.name:
+        return None
     path = PACKAGE.parent.joinpath(*name.split('.'))
     for candidate in (path.with_suffix('.py'), path / '__init__.py'):
         if candidate.is_file():
@@ -138,3 +141,27 @@ def test_the_checks_see_relative_imports_circles_and_imports_upward():
                            '### Floor 3: `shufflenet_det/benchmarking/`\n')
     assert imports_up_or_across(folder_graph(files), floors) == [
         'utils (floor 1) -> benchmarking (floor 3)']
+
+
+RUNTIME = REPO / 'shufflenet_det_runtime'
+# What the runtime may import besides the standard library: its own modules, numpy, OpenCV,
+# tqdm and the inference runtimes (each imported only when a model file needs it).
+RUNTIME_IMPORTS = {'shufflenet_det_runtime', 'numpy', 'cv2', 'tqdm', 'onnxruntime', 'openvino',
+                   'ncnn'}
+
+
+def top_level_imports(path: Path) -> Set[str]:
+    """The top-level names of the absolute imports in ``path`` (relative ones are its own)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split('.')[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names.add(node.module.split('.')[0])
+    return names
+
+
+def test_the_runtime_imports_nothing_of_the_training_house():
+    for path in RUNTIME.glob('*.py'):
+        outside = top_level_imports(path) - RUNTIME_IMPORTS - set(sys.stdlib_module_names)
+        assert not outside, f'{path.name} imports {sorted(outside)}'

@@ -62,7 +62,7 @@ log "installing requirements and shufflenet_det (editable)"
 "${pip[@]}" -q -r "$repo/requirements.txt"
 "${pip[@]}" -q --no-deps --no-build-isolation -e "$repo"
 
-"$venv/bin/python" -c "import mmcv.ops, mmdet, shufflenet_det" \
+"$venv/bin/python" -c "import mmcv.ops, mmdet, shufflenet_det, shufflenet_det_runtime" \
     || { log "the environment in $venv does not import; see the messages above"; exit 1; }
 echo "$stamp" > "$stamp_file"
 log "environment ready: $venv"

@@ -9,7 +9,7 @@ from mmdet.models.detectors import BaseDetector
 from mmdet.structures import DetDataSample
 
 from shufflenet_det.errors import DeployedModelError
-from .deployed_network import DeployedNetwork
+from shufflenet_det_runtime.network import Network
 
 
 class DeployedDetector(BaseDetector):
@@ -20,12 +20,12 @@ class DeployedDetector(BaseDetector):
     normalises itself, and are padded on to the size the network was exported for.
 
     Args:
-        network (DeployedNetwork): The exported network in its runtime.
+        network (Network): The exported network in its runtime.
         detector (BaseDetector): A detector built from the same config. Its weights are not
             used: only its data preprocessor and its head's test settings and decoding.
     """
 
-    def __init__(self, network: DeployedNetwork, detector: BaseDetector) -> None:
+    def __init__(self, network: Network, detector: BaseDetector) -> None:
         super().__init__(data_preprocessor=detector.data_preprocessor)
         self.network = network
         self.bbox_head = detector.bbox_head

@@ -3,7 +3,7 @@ from mmengine.config import Config
 
 from shufflenet_det.utils import build_runner, check_annotation_files, check_dataset_config
 from .deployed_detector import DeployedDetector
-from .deployed_network import DeployedNetwork
+from shufflenet_det_runtime.network import Network
 
 
 class DeployedTester:
@@ -28,12 +28,12 @@ class DeployedTester:
         self.runner = build_runner(cfg)
         self.detector = self.runner.model
 
-    def test(self, network: DeployedNetwork) -> dict:
+    def test(self, network: Network) -> dict:
         """Run the test loop with ``network`` predicting; the metrics are logged as
         ``tools/test.py`` logs them.
 
         Args:
-            network (DeployedNetwork): The exported network in its runtime.
+            network (Network): The exported network in its runtime.
 
         Returns:
             dict: The evaluator's metrics, e.g. ``coco/bbox_mAP``.

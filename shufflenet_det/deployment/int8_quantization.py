@@ -51,8 +51,9 @@ def quantize_int8(fp32_path: str, int8_path: str, calibration: CalibrationImages
     """Write a static INT8 QDQ model of ``fp32_path`` to ``int8_path``.
 
     The FP32 graph is first run through ONNX Runtime's pre-processing (shape inference and
-    graph optimisation, which folds what can be folded before quantization). ``int8_path`` is
-    replaced only by a complete model.
+    graph optimisation, which folds what can be folded before quantization). The INT8 model
+    carries the FP32 model's ``metadata_props`` (its description for the runtime).
+    ``int8_path`` is replaced only by a complete model.
 
     Args:
         fp32_path (str): The FP32 ``.onnx`` file.
@@ -90,6 +91,10 @@ def quantize_int8(fp32_path: str, int8_path: str, calibration: CalibrationImages
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
             op_types_to_quantize=op_types, nodes_to_exclude=list(fp32_nodes),
             calibrate_method=methods[method])
+        model = onnx.load(quantized)  # the description the runtime decodes by, as the FP32's
+        del model.metadata_props[:]
+        model.metadata_props.extend(onnx.load(fp32_path, load_external_data=False).metadata_props)
+        onnx.save(model, quantized)
         os.replace(quantized, int8_path)
 
 

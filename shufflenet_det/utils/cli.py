@@ -3,11 +3,13 @@ import sys
 from typing import Callable
 
 from shufflenet_det.errors import UserError
+from shufflenet_det_runtime import RuntimeUserError
 
 
 def exit_status(main: Callable[[], None]) -> int:
-    """Run a tool's ``main``; a :class:`UserError` is printed as one line, ``error: ...``,
-    without a traceback.
+    """Run a tool's ``main``; a :class:`UserError` (or the runtime's
+    :class:`~shufflenet_det_runtime.RuntimeUserError`, for an exported model) is printed as one
+    line, ``error: ...``, without a traceback.
 
     Use it as ``sys.exit(exit_status(main))`` under ``if __name__ == '__main__':``.
 
@@ -15,11 +17,11 @@ def exit_status(main: Callable[[], None]) -> int:
         main (Callable): The tool's entry point.
 
     Returns:
-        int: 0, or 2 after a :class:`UserError`.
+        int: 0, or 2 after one of those errors.
     """
     try:
         main()
-    except UserError as error:
+    except (UserError, RuntimeUserError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 2
     return 0

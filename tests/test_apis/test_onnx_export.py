@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from shufflenet_det.deployment.onnx_runtime_network import OnnxRuntimeNetwork
+from shufflenet_det_runtime.onnx_runtime_network import OnnxRuntimeNetwork
 from tests.deployed_parity import EXPORT_SIZE, assert_matches_pytorch
 
 CONFIGS = sorted(path.name for path in (Path(__file__).parents[2] / 'configs').glob('*.py'))

@@ -10,7 +10,8 @@ import torch
 from mmengine.registry import init_default_scope
 
 from shufflenet_det.apis.onnx_export import export_onnx
-from shufflenet_det.deployment import DeployedDetector, load_network
+from shufflenet_det.deployment import DeployedDetector
+from shufflenet_det_runtime.network_loading import load_network
 from shufflenet_det.deployment.int8_quantization import (CalibrationImages,
                                                          calibration_batches, quantize_int8,
                                                          widen_image_convolutions)

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from shufflenet_det.deployment.ncnn_network import NcnnNetwork
+from shufflenet_det_runtime.ncnn_network import NcnnNetwork
 from shufflenet_det.utils.run_config import build_detector
 from tests.runtimes import requires
 from tests.shared_data import COCO_TINY, NANODET_M, requires_shared

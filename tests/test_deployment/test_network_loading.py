@@ -1,50 +1,16 @@
-"""Exported files open in the runtime they name; every wrong file or size is one clear line."""
+"""An exported network inside the config's detector: a network of another size or config is
+one clear line."""
 import pytest
 import torch
 
 from shufflenet_det.apis.onnx_export import export_onnx
-from shufflenet_det.deployment import DeployedDetector, backend_of, load_network
-from shufflenet_det.deployment.ncnn_network import blob_names
+from shufflenet_det.deployment import DeployedDetector
 from shufflenet_det.errors import DeployedModelError
 from shufflenet_det.utils.run_config import build_detector
-from tests.runtimes import requires
-from tests.shared_data import NANODET_M, requires_shared
+from shufflenet_det_runtime.network_loading import load_network
 from tests.test_tools.tool_runner import REPO, run_tool
 
-NANODET_NCNN = NANODET_M / 'ncnn/nanodet-m.param'
 CONFIG = 'configs/nanodet_shufflenetv2_lightpan_320_coco.py'
-
-
-def test_the_file_names_its_runtime():
-    assert backend_of('m.onnx') == 'onnxruntime'
-    assert backend_of('m.onnx', 'openvino') == 'openvino'
-    assert backend_of('m.xml') == 'openvino'
-    assert backend_of('m.ncnn.param') == 'ncnn'
-    with pytest.raises(DeployedModelError, match=r'ncnn does not run \.onnx files; \.onnx '
-                       r'runs in onnxruntime or openvino'):
-        backend_of('m.onnx', 'ncnn')
-    with pytest.raises(DeployedModelError, match=r'm\.pth is not an exported model'):
-        backend_of('m.pth')
-
-
-def test_a_missing_file_is_named(tmp_path):
-    with pytest.raises(DeployedModelError, match='no such model file'):
-        load_network(str(tmp_path / 'absent.onnx'))
-
-
-@requires('ncnn')
-def test_an_unreadable_ncnn_file_is_refused(tmp_path):
-    garbage = tmp_path / 'garbage.param'
-    garbage.write_text('not an ncnn model\n')
-    with pytest.raises(DeployedModelError, match='ncnn cannot load'):
-        load_network(str(garbage))
-
-
-@requires_shared(NANODET_M)
-def test_ncnn_blob_names_of_nanodets_own_model():
-    inputs, outputs = blob_names(str(NANODET_NCNN))
-    assert inputs == ['input.1']
-    assert outputs == [f'{kind}_pred_stride_{s}' for s in (8, 16, 32) for kind in ('cls', 'dis')]
 
 
 def test_images_larger_than_the_exported_size_are_refused(tmp_path):

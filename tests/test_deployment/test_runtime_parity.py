@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from shufflenet_det.deployment import load_network
 from shufflenet_det.deployment.ncnn_export import onnx_to_ncnn
 from shufflenet_det.deployment.openvino_export import onnx_to_openvino
+from shufflenet_det_runtime.network_loading import load_network
 from tests.deployed_parity import EXPORT_SIZE, assert_matches_pytorch
 from tests.runtimes import requires
 

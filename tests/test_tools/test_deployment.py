@@ -1,5 +1,7 @@
-"""The deployment tools as a user runs them: an exported detector finds PyTorch's boxes in each
-runtime, and a conversion replaces a model's pair of files whole or leaves it as it was."""
+"""The deployment tools as a user runs them: an exported detector, run by the standalone
+runtime, finds PyTorch's boxes in each runtime, and a conversion replaces a model's pair of
+files whole or leaves it as it was."""
+import json
 import re
 
 import cv2
@@ -9,9 +11,10 @@ import pytest
 import torch
 import torch.nn as nn
 
-from shufflenet_det.deployment import load_network
 from shufflenet_det.utils.run_config import build_detector
+from shufflenet_det_runtime.network_loading import load_network
 from tests.reference_shufflenet import randomize_bn
+from tests.runtime_runner import run_runtime
 from tests.runtimes import requires
 from tests.test_tools.tool_runner import REPO, run_tool
 
@@ -60,14 +63,15 @@ def test_each_runtime_finds_the_boxes_pytorch_finds(fcos_export, tmp_path, backe
     if backend != 'onnxruntime':
         run_tool('tools/deployment/convert_onnx.py', exported, '--backend', backend)
         exported = exported.with_suffix('.ncnn.param' if backend == 'ncnn' else '.xml')
-    deployed = run_tool('tools/deployment/image_demo.py', exported, CONFIG, image,
-                        '--score-thr', '0.2', '--out-file', tmp_path / 'pred.jpg').stdout
-    found = detections(deployed)[:len(expected)]
+    run_runtime(exported, image, '--json', tmp_path / 'found.json', '--out', tmp_path / 'out')
+    found = [(d['class'], d['score'], [d['bbox'][0], d['bbox'][1], d['bbox'][0] + d['bbox'][2],
+                                      d['bbox'][1] + d['bbox'][3]])
+             for d in json.loads((tmp_path / 'found.json').read_text())][:len(expected)]
     assert len(expected) > 0 and len(found) == len(expected)
     for (label, score, box), (exp_label, exp_score, exp_box) in zip(found, expected):
         assert label == exp_label and abs(score - exp_score) <= 1e-3
         assert np.allclose(box, exp_box, atol=0.11)
-    assert cv2.imread(str(tmp_path / 'pred.jpg')).shape == (300, 300, 3)
+    assert cv2.imread(str(tmp_path / 'out' / 'image.jpg')).shape == (300, 300, 3)
 
 
 @pytest.mark.parametrize('backend, suffixes', [

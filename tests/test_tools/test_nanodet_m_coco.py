@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from tests.runtime_runner import run_runtime, runtime_map
 from tests.runtimes import requires
 from tests.shared_data import COCO_TINY, NANODET_M, requires_shared
 from tests.test_tools.tool_runner import REPO, run_tool
@@ -113,7 +114,9 @@ train_dataloader = dict(dataset=dict(
 def test_exported_models_score_what_tools_test_scores(tmp_path, nanodet_m_checkpoint,
                                                       nanodet_m_export):
     """ONNX, OpenVINO and ncnn exports of the converted NanoDet-m score within 0.002 of
-    tools/test.py on coco_tiny val; INT8, calibrated on coco_tiny train, loses at most 0.01."""
+    tools/test.py on coco_tiny val, through the config's decoding (test_deployed.py) and
+    through the standalone runtime; INT8, calibrated on coco_tiny train, loses at most 0.01,
+    and the runtime scores it within 0.002 of test_deployed.py."""
     checkpoint = nanodet_m_checkpoint('nanodet_m_320')
     cfg = tmp_path / 'coco_tiny_nanodet_320.py'
     cfg.write_text(EVALUATE.format(base=REPO / 'configs/nanodet_shufflenetv2_lightpan_320_coco.py',
@@ -147,3 +150,16 @@ def test_exported_models_score_what_tools_test_scores(tmp_path, nanodet_m_checkp
     for name in ('ONNX Runtime', 'ncnn', 'OpenVINO IR', 'OpenVINO from ONNX'):
         assert abs(maps[name] - reference) <= 0.002, (name, maps[name], reference)
     assert abs(maps['INT8 ONNX Runtime'] - int8_map) <= 1e-9
+
+    # the standalone runtime, without PyTorch: its JSON scored by pycocotools
+    runtime = {}
+    for name, model in (('ONNX Runtime', onnx), ('INT8 ONNX Runtime', int8),
+                        ('ncnn', nanodet_m_export('ncnn')),
+                        ('OpenVINO IR', nanodet_m_export('openvino'))):
+        detections = tmp_path / f'{len(runtime)}.json'
+        run_runtime(model, COCO_TINY / 'val2017', '--json', detections, '--threads', '1')
+        runtime[name] = runtime_map(detections, COCO_TINY / 'annotations/instances_val2017.json')
+    print(f'bbox mAP on coco_tiny val: python -m shufflenet_det_runtime {runtime}')
+    for name in ('ONNX Runtime', 'ncnn', 'OpenVINO IR'):
+        assert abs(runtime[name] - reference) <= 0.002, (name, runtime[name], reference)
+    assert abs(runtime['INT8 ONNX Runtime'] - maps['INT8 ONNX Runtime']) <= 0.002

@@ -72,10 +72,7 @@ ENTRY_POINTS = {
         ['tools/deployment/pytorch2onnx.py', CONFIG, '--weights', '{evil}', '--out',
          '{tmp}/model.onnx'], ['model.onnx']),
     # Tools that build a detector from a config (build_detector: init_weights) load the
-    # backbone's init_cfg checkpoint; the deployment image_demo reads no .pth of its own.
-    'deployment image_demo config init_cfg': (
-        ['tools/deployment/image_demo.py', '{tmp}/model.onnx', '{evil_config}', '{image}',
-         '--out-file', '{tmp}/pred.jpg'], ['pred.jpg']),
+    # backbone's init_cfg checkpoint.
     'get_flops init_cfg Pretrained': (
         ['tools/analysis_tools/get_flops.py', CONFIG, '--cfg-options', 'PRETRAINED'], []),
 }

@@ -48,19 +48,21 @@ from mmengine.analysis import get_model_complexity_info
 
 import shufflenet_det  # noqa: F401
 from shufflenet_det.apis import optimize_for_inference
-from shufflenet_det.benchmarking import (ReferenceShuffleNetV2, matmul_peak_gflops,
-                                         median_and_iqr, onnx_runtime_session,
-                                         time_interleaved)
 from shufflenet_det.apis.onnx_export import export_onnx
-from shufflenet_det.deployment import DeployedDetector, DeployedNetwork, load_network
+from shufflenet_det.benchmarking import (ReferenceShuffleNetV2, matmul_peak_gflops,
+                                         median_and_iqr, time_interleaved)
+from shufflenet_det.benchmarking.complexity import complexity, end_to_end_batch
+from shufflenet_det.deployment import DeployedDetector
 from shufflenet_det.deployment.channel_alignment import align_branch_channels
 from shufflenet_det.deployment.int8_quantization import CalibrationImages, quantize_int8
 from shufflenet_det.deployment.ncnn_export import onnx_to_ncnn
-from shufflenet_det.deployment.ncnn_network import NcnnNetwork
 from shufflenet_det.models.backbones import ShuffleNetV2
 from shufflenet_det.utils.cli import exit_status
-from shufflenet_det.benchmarking.complexity import complexity, end_to_end_batch
 from shufflenet_det.utils.run_config import build_detector
+from shufflenet_det_runtime.ncnn_network import NcnnNetwork
+from shufflenet_det_runtime.network import Network
+from shufflenet_det_runtime.network_loading import load_network
+from shufflenet_det_runtime.onnx_runtime_network import onnx_runtime_session
 
 UNALIGNED = '{}, channels not aligned'  # a row for the export without align_branch_channels
 
@@ -145,7 +147,7 @@ NANODET_NCNN = "NanoDet-m's own ncnn model"
 
 
 def runtime_networks(model: nn.Module, onnx_path: str, size: int,
-                     args) -> Dict[str, DeployedNetwork]:
+                     args) -> Dict[str, Network]:
     """The exported network in every installed runtime: ONNX Runtime FP32 (also exported
     without channel alignment) and INT8, OpenVINO, ncnn; a missing runtime is left out with a
     note."""
@@ -170,7 +172,7 @@ def runtime_networks(model: nn.Module, onnx_path: str, size: int,
 
 
 def nanodet_ncnn(directory: str, size: int, model: nn.Module,
-                 threads: int) -> Optional[DeployedNetwork]:
+                 threads: int) -> Optional[Network]:
     """NanoDet-m's own ncnn export for ``size`` (``nanodet-m.param`` is 320's), normalising
     with ncnn as NanoDet's demos do; None if there is none for this size."""
     name = 'nanodet-m.param' if size == 320 else f'nanodet-m-{size}.param'

@@ -16,7 +16,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from shufflenet_det.benchmarking import onnx_runtime_session
+from shufflenet_det_runtime.onnx_runtime_network import onnx_runtime_session
 from shufflenet_det.utils.cli import exit_status
 
 

@@ -2,24 +2,29 @@
 ncnn through pnnx, ncnn's own converter, or OpenVINO's IR. Both keep float32 weights, the
 input of the ONNX model (float32 BGR 0-255, normalisation inside) and its outputs in order.
 
-Run the result with tools/deployment/image_demo.py or evaluate it with
-tools/deployment/test_deployed.py, which decode it with the config's own head.
+The pair gets a JSON file beside it (model.ncnn.json, model.json) with the ONNX model's
+description and both files' sha256: run it with `python -m shufflenet_det_runtime MODEL SOURCE`,
+or evaluate it with tools/deployment/test_deployed.py (the config's own decoding).
 
 Examples:
     python tools/deployment/convert_onnx.py nanodet.onnx --backend ncnn
     python tools/deployment/convert_onnx.py nanodet.onnx --backend openvino --out nanodet.xml
 """
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
 import onnx
 
+from shufflenet_det.deployment.model_description import write_sidecar
 from shufflenet_det.deployment.ncnn_export import onnx_to_ncnn
 from shufflenet_det.deployment.openvino_export import onnx_to_openvino
 from shufflenet_det.errors import DeployedModelError
 from shufflenet_det.utils.cli import exit_status
+from shufflenet_det_runtime.model_info import METADATA_KEY, parse_document
+from shufflenet_det_runtime.onnx_metadata import read_onnx_metadata
 
 SUFFIXES = dict(ncnn='.ncnn.param', openvino='.xml')
 
@@ -59,11 +64,20 @@ def main() -> None:
         raise DeployedModelError(f'no such model file: {args.onnx}')
     out = args.out or str(Path(args.onnx).with_suffix(SUFFIXES[args.backend]))
     shape = input_shape(args.onnx)  # refuses a file that is not an ONNX model
+    description = read_onnx_metadata(args.onnx).get(METADATA_KEY)
+    if description is not None:
+        parse_document(description, args.onnx)  # refuses an incomplete one before converting
     if args.backend == 'ncnn':
         weights = onnx_to_ncnn(args.onnx, out, shape)
     else:
         weights = onnx_to_openvino(args.onnx, out)
-    print(f'wrote {out} and {weights}')
+    if description is None:
+        print(f'wrote {out} and {weights}\nwarning: {args.onnx} carries no description, so '
+              'neither does the result: python -m shufflenet_det_runtime will refuse it; export '
+              'the model with tools/deployment/pytorch2onnx.py')
+        return
+    sidecar = write_sidecar(out, json.loads(description))
+    print(f'wrote {out}, {weights} and {sidecar}')
 
 
 if __name__ == '__main__':

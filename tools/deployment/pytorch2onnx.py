@@ -1,9 +1,11 @@
 r"""Export a detector config (and checkpoint) to ONNX, with a dynamic batch dimension.
 
-The graph: float32 BGR images (N, 3, H, W), 0-255, in; the head's raw outputs out.
-Run it with tools/deployment/image_demo.py, or evaluate it with tools/deployment/test_deployed.py;
-both apply the config's decoding and NMS. tools/deployment/convert_onnx.py converts it for ncnn
-and OpenVINO, tools/deployment/quantize.py to INT8.
+The graph: float32 BGR images (N, 3, H, W), 0-255, in; the head's raw outputs out. One
+self-contained file, written atomically, whose metadata describes what decoding needs (classes,
+resize and padding, the head's decoding, the config's score threshold and NMS): run it anywhere
+with `python -m shufflenet_det_runtime MODEL SOURCE`, or evaluate it with
+tools/deployment/test_deployed.py (the config's own decoding). tools/deployment/convert_onnx.py
+converts it for ncnn and OpenVINO, tools/deployment/quantize.py to INT8.
 
 Example:
     python tools/deployment/pytorch2onnx.py configs/nanodet_shufflenetv2_lightpan_320_coco.py \
@@ -11,15 +13,21 @@ Example:
 """
 import argparse
 import sys
+import tempfile
+from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
 from mmengine.runner import load_checkpoint
 
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
-from shufflenet_det.apis.onnx_export import export_onnx
+from shufflenet_det.apis.onnx_export import export_onnx, output_names
+from shufflenet_det.deployment.model_description import (model_description,
+                                                         write_onnx_description)
+from shufflenet_det.engine.hooks.class_transfer_hook import checkpoint_classes
+from shufflenet_det.errors import DeployedModelError
 from shufflenet_det.utils.cli import exit_status
-from shufflenet_det.utils.run_config import build_detector, input_size
+from shufflenet_det.utils.run_config import build_detector, config_classes, input_size
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -43,13 +51,26 @@ def main() -> None:
     args = parse_args()
 
     cfg, model = build_detector(args.config)
+    checkpoint = None
     if args.weights:
-        load_checkpoint(model, args.weights, map_location='cpu', strict=True)
+        checkpoint = load_checkpoint(model, args.weights, map_location='cpu', strict=True)
+    classes = checkpoint_classes(checkpoint) or config_classes(cfg)
+    if not classes:
+        raise DeployedModelError('neither the checkpoint nor the config names the classes; '
+                                 "set the test dataset's metainfo=dict(classes=...)")
     size = tuple(args.shape) if args.shape else input_size(cfg)
+    model.eval()
     with torch.no_grad():
-        export_onnx(model.eval(), args.out, size, args.opset,
-                    align_channels=not args.no_align_channels)
-    print(f'wrote {args.out}: input image (N, 3, {size[0]}, {size[1]}) float32 BGR 0-255')
+        description = model_description(cfg, model, size, classes, output_names(model, size),
+                                        args.weights)  # refuses what the runtime cannot decode
+        with tempfile.TemporaryDirectory(dir=Path(args.out).resolve().parent,
+                                         prefix='.export-') as workdir:
+            exported = str(Path(workdir) / 'model.onnx')
+            export_onnx(model, exported, size, args.opset,
+                        align_channels=not args.no_align_channels)
+            write_onnx_description(exported, args.out, description)
+    print(f'wrote {args.out}: input image (N, 3, {size[0]}, {size[1]}) float32 BGR 0-255, '
+          f'{len(classes)} classes, {description["head"]["decoder"]} decoding')
 
 
 if __name__ == '__main__':

@@ -25,13 +25,14 @@ from mmengine.utils import ProgressBar
 
 import shufflenet_det  # noqa: F401  (registers modules)
 from shufflenet_det.benchmarking import median_and_iqr, time_interleaved
-from shufflenet_det.deployment import DeployedDetector, DeployedTester, load_network
+from shufflenet_det.deployment import DeployedDetector, DeployedTester
 from shufflenet_det.deployment.int8_quantization import (CALIBRATION_METHODS,
                                                          CalibrationImages,
                                                          calibration_batches, quantize_int8)
 from shufflenet_det.utils import load_run_config
 from shufflenet_det.utils.cli import exit_status
 from shufflenet_det.utils.run_config import build_detector
+from shufflenet_det_runtime.network_loading import load_network
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

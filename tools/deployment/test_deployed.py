@@ -20,9 +20,10 @@ from mmdet.evaluation import DumpDetResults
 from mmengine.config import DictAction
 
 import shufflenet_det  # noqa: F401  (registers modules)
-from shufflenet_det.deployment import BACKENDS, DeployedTester, load_network
+from shufflenet_det.deployment import DeployedTester
 from shufflenet_det.utils import load_run_config
 from shufflenet_det.utils.cli import exit_status
+from shufflenet_det_runtime.network_loading import BACKENDS, load_network
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

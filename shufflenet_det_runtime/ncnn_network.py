@@ -5,8 +5,8 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from shufflenet_det.errors import DeployedModelError
-from .deployed_network import DeployedNetwork
+from .errors import ModelError
+from .network import Network
 
 
 def blob_names(param_path: str) -> Sequence[List[str]]:
@@ -35,7 +35,7 @@ def blob_names(param_path: str) -> Sequence[List[str]]:
     return inputs, outputs
 
 
-class NcnnNetwork(DeployedNetwork):
+class NcnnNetwork(Network):
     """An ncnn model (``.param`` and the ``.bin`` beside it), run one image at a time.
 
     ncnn takes inputs of any size, so ``input_size`` is None: images are only padded as the
@@ -51,7 +51,7 @@ class NcnnNetwork(DeployedNetwork):
 
     def __init__(self, param_path: str, threads: int = 0,
                  mean_std: Optional[Tuple[Sequence[float], Sequence[float]]] = None) -> None:
-        import ncnn  # an optional dependency (pip install .[deploy])
+        import ncnn  # optional: the runtime picked by the model file
         self.ncnn = ncnn
         self.net = ncnn.Net()
         self.net.opt.use_vulkan_compute = False
@@ -59,7 +59,7 @@ class NcnnNetwork(DeployedNetwork):
             self.net.opt.num_threads = threads
         bin_path = str(Path(param_path).with_suffix('.bin'))
         if self.net.load_param(str(param_path)) or self.net.load_model(bin_path):
-            raise DeployedModelError(f'ncnn cannot load {param_path} with {bin_path}')
+            raise ModelError(f'ncnn cannot load {param_path} with {bin_path}')
         (self.input_name, *_), self.output_names = blob_names(param_path)
         self.mean_std = None
         if mean_std is not None:

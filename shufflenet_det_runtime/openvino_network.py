@@ -3,10 +3,10 @@ from typing import List
 
 import numpy as np
 
-from .deployed_network import DeployedNetwork
+from .network import Network
 
 
-class OpenVinoNetwork(DeployedNetwork):
+class OpenVinoNetwork(Network):
     """An OpenVINO IR (``.xml`` with its ``.bin``) or an ``.onnx`` file, compiled for the CPU.
 
     Args:
@@ -15,7 +15,7 @@ class OpenVinoNetwork(DeployedNetwork):
     """
 
     def __init__(self, path: str, threads: int = 0) -> None:
-        import openvino  # an optional dependency (pip install .[deploy])
+        import openvino  # optional: the runtime picked by the model file
         core = openvino.Core()
         model = core.read_model(path)
         config = {'PERFORMANCE_HINT': 'LATENCY', 'INFERENCE_PRECISION_HINT': 'f32'}

@@ -1,5 +1,9 @@
-"""The one way this project opens an ONNX model in ONNX Runtime on a CPU."""
-from typing import Any, Optional
+"""An exported network run by ONNX Runtime (FP32 or quantized INT8 ONNX)."""
+from typing import Any, List, Optional
+
+import numpy as np
+
+from .network import Network
 
 
 def onnx_runtime_session(path: str, threads: int = 0,
@@ -21,7 +25,7 @@ def onnx_runtime_session(path: str, threads: int = 0,
     Returns:
         onnxruntime.InferenceSession: The session.
     """
-    import onnxruntime  # an optional dependency (pip install .[deploy])
+    import onnxruntime  # optional: the runtime picked by the model file
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.add_session_config_entry('session.force_spinning_stop', '1')
@@ -29,3 +33,22 @@ def onnx_runtime_session(path: str, threads: int = 0,
         options.enable_profiling = True
         options.profile_file_prefix = profile_prefix
     return onnxruntime.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+
+
+class OnnxRuntimeNetwork(Network):
+    """An ``.onnx`` file in an ONNX Runtime CPU session.
+
+    Args:
+        path (str): The ``.onnx`` file.
+        threads (int): Intra-op threads; 0 lets ONNX Runtime choose. Default: 0.
+    """
+
+    def __init__(self, path: str, threads: int = 0) -> None:
+        self.session = onnx_runtime_session(path, threads)
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        height, width = self.session.get_inputs()[0].shape[2:]
+        self.input_size = (height, width)
+
+    def __call__(self, images: np.ndarray) -> List[np.ndarray]:
+        return self.session.run(self.output_names, {self.input_name: images})

@@ -5,12 +5,12 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 
-class DeployedNetwork(metaclass=ABCMeta):
+class Network(metaclass=ABCMeta):
     """An exported backbone + neck + head, run by an inference engine.
 
     The network takes float32 BGR images (N, 3, H, W) with values 0-255 (normalisation is in
     the graph) and returns the head's raw outputs, flat and group-major: every level's class
-    scores, then every level's box regressions, and so on, as ``export_onnx`` lays them out.
+    scores, then every level's box regressions, and so on, as the export lays them out.
     """
 
     #: (height, width) the network was exported for, or None if it takes any size.

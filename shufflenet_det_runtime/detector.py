@@ -1,0 +1,83 @@
+"""A detector from an exported model file alone: BGR image in, boxes in its pixels out."""
+from dataclasses import dataclass
+from typing import List, Optional
+
+import numpy as np
+
+from .decoding import Decoder
+from .errors import ModelError
+from .model_info import ModelInfo, read_model_info
+from .network_loading import load_network
+from .preprocessing import preprocess
+
+
+@dataclass
+class Detections:
+    """The detections of one image, best score first.
+
+    Args:
+        boxes (np.ndarray): (N, 4) float32 x1, y1, x2, y2 in original-image pixels.
+        scores (np.ndarray): (N, ) float32 scores.
+        labels (np.ndarray): (N, ) int64 indices into the model's class names.
+        names (list[str]): The class name of each detection.
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray
+    names: List[str]
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+class Detector:
+    """An exported model (``.onnx``, OpenVINO ``.xml`` or ncnn ``.param``) with the decoding
+    its description gives: the same boxes as the config's head, without PyTorch.
+
+    Example:
+        >>> detector = Detector('nanodet.onnx')
+        >>> found = detector(cv2.imread('dog.jpg'))
+        >>> found.boxes, found.scores, found.names
+
+    Args:
+        model (str): The model file; its description is read from it (ONNX) or from the JSON
+            beside it (ncnn, OpenVINO).
+        threads (int): Runtime threads; 0 lets the runtime choose. Default: 0.
+        backend (str, optional): ``onnxruntime``, ``openvino`` or ``ncnn``; default: by the
+            file's suffix.
+
+    Raises:
+        ModelError: For a missing or mismatched file, a model without a description, or a
+            network whose outputs are not the ones described.
+    """
+
+    def __init__(self, model: str, threads: int = 0, backend: Optional[str] = None) -> None:
+        self.info: ModelInfo = read_model_info(model)
+        self.network = load_network(model, backend, threads)
+        self.decoder = Decoder(self.info)
+        self.model = model
+
+    @property
+    def classes(self) -> List[str]:
+        """The model's class names; label ``i`` is ``classes[i]``."""
+        return self.info.classes
+
+    def __call__(self, image: np.ndarray) -> Detections:
+        """Detect in one image.
+
+        Args:
+            image (np.ndarray): A BGR uint8 image (H, W, 3), as ``cv2.imread`` gives it.
+
+        Returns:
+            Detections: Boxes after the model's score threshold, NMS and maximum count.
+        """
+        prepared = preprocess(image, self.info, self.network.input_size)
+        outputs = self.network(prepared.blob)
+        expected = len(self.info.strides) * len(self.info.groups)
+        if len(outputs) != expected:
+            raise ModelError(f'{self.model} gives {len(outputs)} outputs where its description '
+                             f'({self.info.decoder} head, {len(self.info.strides)} levels) says '
+                             f'{expected}: the description belongs to another network')
+        boxes, scores, labels = self.decoder(outputs, prepared.image_shape, prepared.scale)
+        return Detections(boxes, scores, labels, [self.classes[i] for i in labels])

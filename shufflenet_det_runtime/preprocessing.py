@@ -1,0 +1,76 @@
+"""An image as the network takes it: resized and padded as the config's test pipeline and
+data preprocessor do it (MMCV's ``Resize``, MMDetection's ``DetDataPreprocessor``)."""
+import math
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import cv2
+import numpy as np
+
+from .errors import ModelError
+from .model_info import ModelInfo
+
+
+@dataclass
+class NetworkInput:
+    """One preprocessed image.
+
+    Args:
+        blob (np.ndarray): float32 BGR 0-255, (1, 3, H, W).
+        image_shape (tuple[int, int]): (height, width) of the resized image inside the blob
+            (boxes are clipped to it).
+        scale (tuple[float, float]): (width, height) factors from the original image to the
+            resized one (boxes are divided by them).
+    """
+
+    blob: np.ndarray
+    image_shape: Tuple[int, int]
+    scale: Tuple[float, float]
+
+
+def resized_size(width: int, height: int, scale: Tuple[int, int],
+                 keep_ratio: bool) -> Tuple[int, int]:
+    """(width, height) after MMCV's ``Resize``: ``scale`` itself, or with ``keep_ratio`` the
+    largest size with the image's aspect ratio whose long side fits ``max(scale)`` and short
+    side ``min(scale)`` (rounded half up, as ``mmcv.imrescale``)."""
+    if not keep_ratio:
+        return scale
+    factor = min(max(scale) / max(height, width), min(scale) / min(height, width))
+    return int(width * factor + 0.5), int(height * factor + 0.5)
+
+
+def preprocess(image: np.ndarray, info: ModelInfo,
+               fixed_size: Optional[Tuple[int, int]]) -> NetworkInput:
+    """Resize ``image`` and pad it at the bottom and right with ``info.pad_bgr``.
+
+    Args:
+        image (np.ndarray): A BGR uint8 image (H, W, 3).
+        info (ModelInfo): The model's description.
+        fixed_size (tuple[int, int], optional): (height, width) the network takes, or None
+            when it takes any size (ncnn): then the image is padded to a multiple of the
+            config's ``pad_size_divisor``.
+
+    Returns:
+        NetworkInput: The blob and what decoding needs to map boxes back.
+
+    Raises:
+        ModelError: When the resized image is larger than the network's fixed size.
+    """
+    height, width = image.shape[:2]
+    new_width, new_height = (max(1, side) for side in  # a 1-pixel-wide strip stays 1 wide
+                             resized_size(width, height, info.resize_scale, info.keep_ratio))
+    resized = cv2.resize(image, (new_width, new_height), interpolation=cv2.INTER_LINEAR)
+    if fixed_size is None:
+        divisor = info.pad_size_divisor
+        fixed_size = (math.ceil(new_height / divisor) * divisor,
+                      math.ceil(new_width / divisor) * divisor)
+    elif new_height > fixed_size[0] or new_width > fixed_size[1]:
+        raise ModelError(f'a {width}x{height} image resizes to {new_width}x{new_height}, larger '
+                         f'than the {fixed_size[1]}x{fixed_size[0]} the model was exported for; '
+                         'export it with a larger --shape')
+    canvas = np.empty((*fixed_size, 3), np.float32)
+    canvas[...] = info.pad_bgr
+    canvas[:new_height, :new_width] = resized
+    blob = canvas.transpose(2, 0, 1)[None]
+    return NetworkInput(np.ascontiguousarray(blob), (new_height, new_width),
+                        (new_width / width, new_height / height))

@@ -1,0 +1,89 @@
+"""Where a command's detections go: one COCO-style JSON list, YOLO label files, drawn images
+and videos. Each file is complete when written: JSON through a temporary file and a rename,
+a video released (and so playable) however the run ends."""
+import json
+import os
+from pathlib import Path
+from typing import List, Optional
+
+import cv2
+import numpy as np
+
+from .detector import Detections
+from .sources import Frame
+
+
+def json_records(frame: Frame, found: Detections) -> List[dict]:
+    """One JSON object per detection: ``file_name``, COCO ``bbox`` [x, y, w, h] in original
+    pixels, ``score``, ``label`` (0-based), ``class``, and ``frame`` for video frames."""
+    records = []
+    for box, score, label, name in zip(found.boxes.tolist(), found.scores.tolist(),
+                                       found.labels.tolist(), found.names):
+        record = dict(file_name=frame.name,
+                      bbox=[round(box[0], 3), round(box[1], 3), round(box[2] - box[0], 3),
+                            round(box[3] - box[1], 3)],
+                      score=round(score, 6), label=label, **{'class': name})
+        if frame.index is not None:
+            record['frame'] = frame.index
+        records.append(record)
+    return records
+
+
+def write_json(path: str, records: List[dict]) -> None:
+    """Write ``records`` as one JSON list, replacing ``path`` only once it is complete."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f'.{target.name}.partial')
+    temporary.write_text(json.dumps(records))
+    os.replace(temporary, target)
+
+
+def yolo_lines(found: Detections, image_shape: tuple, score_thr: float) -> List[str]:
+    """``label cx cy w h`` lines, normalised to the image, for the detections scoring at least
+    ``score_thr`` (the YOLO label format)."""
+    height, width = image_shape[:2]
+    lines = []
+    for (x1, y1, x2, y2), score, label in zip(found.boxes.tolist(), found.scores.tolist(),
+                                              found.labels.tolist()):
+        if score >= score_thr:
+            lines.append(f'{label} {(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f} '
+                         f'{(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}')
+    return lines
+
+
+def write_yolo_labels(out_dir: str, frame: Frame, lines: List[str]) -> Path:
+    """Write ``out_dir/labels/<stem>.txt`` (``<stem>_<frame>.txt`` for video frames), the
+    folder structure of a folder source kept."""
+    stem = Path(frame.out_name).with_suffix('')
+    if frame.index is not None:
+        stem = stem.with_name(f'{stem.name}_{frame.index}')
+    path = Path(out_dir) / 'labels' / stem.with_suffix('.txt')
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(''.join(line + '\n' for line in lines))
+    return path
+
+
+class VideoOutput:
+    """A drawn video, ``out_dir/<stem>.mp4``, at the source's size and frame rate; opened on
+    its first frame.
+
+    Args:
+        path (str): The ``.mp4`` to write.
+        fps (float): Frames per second.
+    """
+
+    def __init__(self, path: str, fps: float) -> None:
+        self.path, self.fps = Path(path), fps
+        self.writer: Optional[cv2.VideoWriter] = None
+
+    def write(self, image: np.ndarray) -> None:
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            height, width = image.shape[:2]
+            self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*'mp4v'),
+                                          self.fps, (width, height))
+        self.writer.write(image)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()

@@ -1,0 +1,152 @@
+"""What a command's SOURCE names, read frame by frame: an image, a folder of images (recursive),
+a glob, a video file, a camera index or a stream URL that OpenCV opens."""
+import glob
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, List, Optional, Tuple
+
+import cv2
+import numpy as np
+
+from .errors import SourceError
+
+IMAGE_SUFFIXES = ('.bmp', '.jpeg', '.jpg', '.png', '.tif', '.tiff', '.webp')
+VIDEO_SUFFIXES = ('.avi', '.m4v', '.mkv', '.mov', '.mp4', '.mpeg', '.mpg', '.webm', '.wmv')
+
+
+@dataclass
+class Frame:
+    """One image of a source.
+
+    Args:
+        name (str): The image's ``file_name``: as given for one image or a glob, relative to
+            the folder for a folder, the video's name (or the camera, or the URL) for frames.
+        image (np.ndarray, optional): BGR uint8, or None when the file could not be decoded.
+        index (int, optional): The frame's 0-based index in a video, camera or stream.
+        out_name (str): Where its drawing goes under ``--out``: relative to the folder for a
+            folder, the file's name otherwise.
+    """
+
+    name: str
+    image: Optional[np.ndarray]
+    index: Optional[int] = None
+    out_name: str = ''
+
+
+
+def read_image(path: str) -> Optional[np.ndarray]:
+    """A BGR image as MMCV's ``LoadImageFromFile`` decodes it (EXIF orientation applied), or
+    None when the file is unreadable or not an image."""
+    try:
+        data = np.fromfile(path, np.uint8)
+    except OSError:
+        return None
+    return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+
+
+class ImageSource:
+    """Image files, in sorted order.
+
+    Args:
+        files (list[tuple[str, str, str]]): (path, name, out_name) of each image.
+    """
+
+    kind = 'images'
+
+    def __init__(self, files: List[Tuple[str, str, str]]) -> None:
+        self.files = files
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __iter__(self) -> Iterator[Frame]:
+        for path, name, out_name in self.files:
+            yield Frame(name, read_image(path), out_name=out_name)
+
+    def close(self) -> None:
+        pass
+
+
+class VideoSource:
+    """The frames of a video file, a camera or a stream, through ``cv2.VideoCapture``.
+
+    Args:
+        target (str | int): The file or URL, or the camera index.
+        name (str): The ``file_name`` of its frames.
+        kind (str): ``'video'``, ``'camera'`` or ``'stream'``.
+
+    Raises:
+        SourceError: When OpenCV cannot open it.
+    """
+
+    def __init__(self, target, name: str, kind: str) -> None:
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # each backend's
+        try:  # complaint while OpenCV tries them in turn: the one line below says it all
+            self.capture = cv2.VideoCapture(target)
+        finally:
+            cv2.utils.logging.setLogLevel(level)
+        if not self.capture.isOpened():
+            what = dict(camera=f'camera {target}', stream=f'stream {target}',
+                        video=f'video {target}')[kind]
+            raise SourceError(f'{what} does not open (check the index, the URL or the file, '
+                              'and that OpenCV was built with its codec)')
+        self.name, self.kind = name, kind
+        self.out_name = ('stream' if kind == 'stream' else Path(name).stem) + '.mp4'
+        self.fps = self.capture.get(cv2.CAP_PROP_FPS) or 30.0
+        count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.frame_count = count if kind == 'video' and count > 0 else None
+        self.frames_read = 0
+
+    def __len__(self) -> int:
+        return self.frame_count or 0
+
+    def __iter__(self) -> Iterator[Frame]:
+        while True:
+            ok, image = self.capture.read()
+            if not ok:
+                return
+            yield Frame(self.name, image, self.frames_read, self.out_name)
+            self.frames_read += 1
+
+    def ended_early(self) -> bool:
+        """Whether a video gave fewer frames than its header announces."""
+        return self.frame_count is not None and self.frames_read < self.frame_count
+
+    def close(self) -> None:
+        self.capture.release()
+
+
+def open_source(source: str):
+    """The :class:`ImageSource` or :class:`VideoSource` that ``source`` names.
+
+    Args:
+        source (str): An image, a folder (searched recursively for images), a glob, a video
+            file, a camera index (``0``) or a stream URL (``rtsp://...``).
+
+    Raises:
+        SourceError: When nothing is found or the camera, stream or video does not open.
+    """
+    path = Path(source)
+    if source.isdigit():
+        return VideoSource(int(source), f'camera{source}', 'camera')
+    if '://' in source:
+        return VideoSource(source, source, 'stream')
+    if path.is_dir():
+        files = sorted(p for p in path.rglob('*')
+                       if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if not files:
+            raise SourceError(f'no images ({", ".join(IMAGE_SUFFIXES)}) in {source}')
+        return ImageSource([(str(p), p.relative_to(path).as_posix(),
+                             p.relative_to(path).as_posix()) for p in files])
+    if path.is_file():
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            return VideoSource(source, path.name, 'video')
+        return ImageSource([(source, source, path.name)])
+    if glob.has_magic(source):
+        files = sorted(p for p in glob.glob(source, recursive=True)
+                       if Path(p).suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise SourceError(f'no images match {source}')
+        return ImageSource([(p, p, Path(p).name) for p in files])
+    raise SourceError(f'no such image, folder or video: {source}')

@@ -1,0 +1,65 @@
+"""The runtime's numpy preprocessing and decoding find the boxes of the config's own (the
+oracle: ``DeployedDetector``, MMDetection's ``predict_by_feat`` behind the same network), for
+every head the project exports."""
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmcv.transforms import Compose
+from mmengine.dataset import pseudo_collate
+
+from shufflenet_det.apis.onnx_export import export_onnx, output_names
+from shufflenet_det.deployment import DeployedDetector
+from shufflenet_det.deployment.model_description import model_description, write_onnx_description
+from shufflenet_det.utils.run_config import build_detector, config_classes
+from shufflenet_det_runtime import Detector
+from shufflenet_det_runtime.network_loading import load_network
+from tests.deployed_parity import detector_with_spread_scores
+from tests.test_tools.tool_runner import REPO
+
+SIZE = 160  # the test resize of every config, small for speed
+IMAGES = [(200, 150), (150, 200), (160, 160)]  # width, height: both aspects and a square
+
+
+@pytest.mark.parametrize('config', [
+    'nanodet_shufflenetv2_lightpan_320_coco.py',  # gfl, priors at (i + 0.5) * stride
+    'nanodet-plus_shufflenetv2_ghostpan_320_coco.py',  # gfl, four levels, priors at i * stride
+    'fcos_shufflenetv2_coco.py',  # fcos, keep_ratio, centerness, nms_pre 1000
+    'retinanet_shufflenetv2_fpn_1x_coco.py',  # anchor deltas, nine anchors per cell
+])
+def test_the_same_boxes_as_the_configs_own_decoding(config, tmp_path):
+    path = str(REPO / 'configs' / config)
+    cfg, _ = build_detector(path)
+    model = detector_with_spread_scores(path)  # score threshold 0: 100 boxes an image
+    pipeline = [t for t in cfg.test_dataloader.dataset.pipeline if t['type'] != 'LoadAnnotations']
+    for transform in pipeline:
+        if transform['type'] == 'Resize':
+            transform['scale'] = (SIZE, SIZE)
+    cfg.test_dataloader.dataset.pipeline = pipeline
+    onnx = tmp_path / 'model.onnx'
+    with torch.no_grad():
+        export_onnx(model, str(tmp_path / 'raw.onnx'), (SIZE, SIZE))
+        write_onnx_description(str(tmp_path / 'raw.onnx'), str(onnx), model_description(
+            cfg, model, (SIZE, SIZE), config_classes(cfg), output_names(model, (SIZE, SIZE))))
+    oracle = DeployedDetector(load_network(str(onnx), threads=1), model).eval()
+    runtime = Detector(str(onnx), threads=1)
+    transforms = Compose(pipeline)
+
+    compared = matched = 0
+    for seed, (width, height) in enumerate(IMAGES):
+        image_path = tmp_path / f'{seed}.jpg'
+        image = np.random.default_rng(seed).integers(0, 256, (height, width, 3), np.uint8)
+        cv2.imwrite(str(image_path), image)
+        with torch.no_grad():
+            ref = oracle.test_step(pseudo_collate([transforms(dict(img_path=str(image_path),
+                                                                   img_id=seed))]))[0]
+        ref = ref.pred_instances
+        found = runtime(cv2.imread(str(image_path)))
+        assert len(found) == len(ref)
+        same = ((np.abs(found.boxes[:, None] - ref.bboxes.numpy()[None]).max(-1) <= 0.5)
+                & (found.labels[:, None] == ref.labels.numpy()[None])
+                & (np.abs(found.scores[:, None] - ref.scores.numpy()[None]) <= 1e-4))
+        compared += len(found)
+        matched += int(same.any(1).sum())
+    # every box, within 0.5 px and 1e-4 of score, with its label
+    assert matched == compared >= 100, (matched, compared)
