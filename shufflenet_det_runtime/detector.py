@@ -57,11 +57,8 @@ class Detector:
         self.network = load_network(model, backend, threads)
         self.decoder = Decoder(self.info)
         self.model = model
-
-    @property
-    def classes(self) -> List[str]:
-        """The model's class names; label ``i`` is ``classes[i]``."""
-        return self.info.classes
+        #: The model's class names; label ``i`` is ``classes[i]``.
+        self.classes: List[str] = self.info.classes
 
     def __call__(self, image: np.ndarray) -> Detections:
         """Detect in one image.

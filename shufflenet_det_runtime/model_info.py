@@ -3,7 +3,8 @@
 ``tools/deployment/pytorch2onnx.py`` writes it into the ``.onnx`` file's ``metadata_props``
 (key :data:`METADATA_KEY`, a JSON document); ``tools/deployment/convert_onnx.py`` copies it into
 a JSON file beside an ncnn or OpenVINO pair (:func:`sidecar_path`), adding each file's sha256 so
-that a mixed set is refused (``sha256``: ``model`` and ``weights``). The document (format :data:`FORMAT`):
+that a mixed set is refused (``sha256``: ``model`` and ``weights``). The document
+(format :data:`FORMAT`):
 
 - ``classes``: the class names, label ``i`` is ``classes[i]``;
 - ``input``: ``size`` [height, width] the network was exported for; the network takes float32
@@ -64,8 +65,7 @@ class ModelInfo:
     """The parts of the document the runtime uses, checked once when a model is opened.
 
     Args:
-        document (dict): The whole document, as written (kept for ``--json`` consumers and
-            for re-export).
+        document (dict): The whole document, as written; the properties read it.
     """
 
     document: dict

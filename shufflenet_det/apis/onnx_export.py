@@ -7,12 +7,16 @@ centerness). Normalisation is inside the graph; decoding and NMS stay in MMDetec
 from the same post-processing as PyTorch's.
 """
 import copy
-from typing import List, Tuple
+import tempfile
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+from mmengine.config import Config
 
 from shufflenet_det.deployment.channel_alignment import align_branch_channels
+from shufflenet_det.deployment.model_description import model_description, write_onnx_description
 
 
 class ExportableDetector(nn.Module):
@@ -68,3 +72,35 @@ def export_onnx(detector: nn.Module, path: str, size: Tuple[int, int], opset: in
         (torch.zeros(2, 3, *size), ), path,
         input_names=['image'], output_names=names, opset_version=opset, dynamo=True,
         dynamic_shapes={'image': {0: batch}}, verbose=False)
+
+
+def export_described_onnx(cfg: Config, detector: nn.Module, path: str, size: Tuple[int, int],
+                          classes: Sequence[str], checkpoint: Optional[str] = None,
+                          opset: int = 18, align_channels: bool = True) -> dict:
+    """Export ``detector`` as :func:`export_onnx` does, into one self-contained ``.onnx`` that
+    carries its description for ``shufflenet_det_runtime``, written atomically.
+
+    The description is made first, so a detector the runtime cannot decode is refused before
+    anything is exported, and an existing ``path`` is replaced only by a complete model.
+
+    Args:
+        cfg (Config): The config the detector was built from (its test pipeline).
+        detector (nn.Module): The detector, in eval mode.
+        path (str): Output ``.onnx`` file.
+        size (tuple[int, int]): Input height and width.
+        classes (Sequence[str]): The class names of its labels.
+        checkpoint (str, optional): The weights file, whose sha256 is recorded. Default: None.
+        opset (int): ONNX opset. Default: 18.
+        align_channels (bool): Align ShuffleNetV2's channels. Default: True.
+
+    Returns:
+        dict: The description written.
+    """
+    description = model_description(cfg, detector, size, classes, output_names(detector, size),
+                                     checkpoint)
+    with tempfile.TemporaryDirectory(dir=Path(path).resolve().parent,
+                                     prefix='.export-') as workdir:
+        exported = str(Path(workdir) / 'model.onnx')
+        export_onnx(detector, exported, size, opset, align_channels)
+        write_onnx_description(exported, path, description)
+    return description

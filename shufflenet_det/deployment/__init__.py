@@ -1,6 +1,7 @@
-"""Exported networks in their runtimes (ONNX Runtime, OpenVINO, ncnn), wrapped as MMDetection
-detectors; exports to ncnn and OpenVINO; static INT8 quantization."""
+"""Exported networks (run by shufflenet_det_runtime) wrapped as MMDetection detectors with the
+config's own decoding; their descriptions; exports to ncnn and OpenVINO; static INT8
+quantization."""
 from .deployed_detector import DeployedDetector
 from .deployed_tester import DeployedTester
 
-__all__ = ['BACKENDS', 'DeployedDetector', 'DeployedNetwork', 'DeployedTester', 'backend_of', 'load_network']
+__all__ = ['DeployedDetector', 'DeployedTester']

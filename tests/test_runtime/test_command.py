@@ -18,7 +18,8 @@ from shufflenet_det.utils.run_config import build_detector
 from shufflenet_det_runtime import Detector, read_model_info
 from tests.runtime_runner import BOOTSTRAP, run_runtime
 from tests.test_runtime.conftest import SHAPES_CONFIG
-from tests.test_tools.tool_runner import REPO
+from tests.runtimes import requires
+from tests.test_tools.tool_runner import REPO, run_tool
 
 pytestmark = pytest.mark.xdist_group('runtime')
 
@@ -164,3 +165,19 @@ def test_a_mixed_pair_is_refused(shapes_model, tmp_path):
             'mixed pair); convert the model again') in result.stderr
     weights.unlink()
     assert 'm.ncnn.bin is missing' in run_runtime(param, tmp_path, check=False).stderr
+
+
+@requires('ncnn', 'pnnx')
+def test_a_converted_pair_runs_with_the_description_convert_onnx_writes(shapes_model, tmp_path):
+    onnx = tmp_path / 'shapes.onnx'
+    onnx.write_bytes(shapes_model.read_bytes())
+    converted = run_tool('tools/deployment/convert_onnx.py', onnx, '--backend', 'ncnn')
+    assert f"wrote {tmp_path / 'shapes.ncnn.param'}" in converted.stdout
+    assert read_model_info(str(tmp_path / 'shapes.ncnn.param')).document['sha256']
+    noise_image(tmp_path / 'a.jpg', 200, 150, 0)
+    image = cv2.imread(str(tmp_path / 'a.jpg'))
+    from_onnx = Detector(str(onnx))(image)
+    from_ncnn = Detector(str(tmp_path / 'shapes.ncnn.param'))(image)
+    assert len(from_ncnn) == len(from_onnx) > 0
+    np.testing.assert_allclose(from_ncnn.boxes[:10], from_onnx.boxes[:10], atol=0.5)
+    np.testing.assert_allclose(from_ncnn.scores[:10], from_onnx.scores[:10], atol=1e-3)

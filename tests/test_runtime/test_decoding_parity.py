@@ -8,9 +8,8 @@ import torch
 from mmcv.transforms import Compose
 from mmengine.dataset import pseudo_collate
 
-from shufflenet_det.apis.onnx_export import export_onnx, output_names
+from shufflenet_det.apis.onnx_export import export_described_onnx
 from shufflenet_det.deployment import DeployedDetector
-from shufflenet_det.deployment.model_description import model_description, write_onnx_description
 from shufflenet_det.utils.run_config import build_detector, config_classes
 from shufflenet_det_runtime import Detector
 from shufflenet_det_runtime.network_loading import load_network
@@ -38,9 +37,7 @@ def test_the_same_boxes_as_the_configs_own_decoding(config, tmp_path):
     cfg.test_dataloader.dataset.pipeline = pipeline
     onnx = tmp_path / 'model.onnx'
     with torch.no_grad():
-        export_onnx(model, str(tmp_path / 'raw.onnx'), (SIZE, SIZE))
-        write_onnx_description(str(tmp_path / 'raw.onnx'), str(onnx), model_description(
-            cfg, model, (SIZE, SIZE), config_classes(cfg), output_names(model, (SIZE, SIZE))))
+        export_described_onnx(cfg, model, str(onnx), (SIZE, SIZE), config_classes(cfg))
     oracle = DeployedDetector(load_network(str(onnx), threads=1), model).eval()
     runtime = Detector(str(onnx), threads=1)
     transforms = Compose(pipeline)

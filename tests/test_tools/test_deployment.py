@@ -117,3 +117,20 @@ def test_conversion_replaces_an_existing_pair_or_leaves_it_as_it_was(tmp_path, b
     with torch.no_grad():
         expected = model(torch.from_numpy(image)).numpy()
     np.testing.assert_allclose(load_network(str(pair[0]))(image)[0], expected, atol=1e-4)
+
+
+def test_an_export_the_runtime_cannot_decode_is_refused_and_writes_nothing(tmp_path):
+    base = str(REPO / 'configs/nanodet_shufflenetv2_lightpan_shapes.py')
+    config = tmp_path / 'flipped_test.py'  # a test-time transform the runtime does not do
+    config.write_text(f'_base_ = {base!r}\n'
+                      "test_dataloader = dict(dataset=dict(pipeline=[\n"
+                      "    dict(type='LoadImageFromFile'), dict(type='Resize', scale=(64, 64)),\n"
+                      "    dict(type='RandomFlip', prob=1.0), dict(type='PackDetInputs')]))\n")
+    out = tmp_path / 'model.onnx'
+    out.write_bytes(b'an earlier export')
+    result = run_tool('tools/deployment/pytorch2onnx.py', config, '--out', out, check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: the test pipeline's RandomFlip is not done by the "
+                                    'runtime')
+    assert out.read_bytes() == b'an earlier export'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['flipped_test.py', 'model.onnx']

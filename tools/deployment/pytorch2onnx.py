@@ -13,17 +13,13 @@ Example:
 """
 import argparse
 import sys
-import tempfile
-from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
 from mmengine.runner import load_checkpoint
 
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
-from shufflenet_det.apis.onnx_export import export_onnx, output_names
-from shufflenet_det.deployment.model_description import (model_description,
-                                                         write_onnx_description)
+from shufflenet_det.apis.onnx_export import export_described_onnx
 from shufflenet_det.engine.hooks.class_transfer_hook import checkpoint_classes
 from shufflenet_det.errors import DeployedModelError
 from shufflenet_det.utils.cli import exit_status
@@ -59,16 +55,10 @@ def main() -> None:
         raise DeployedModelError('neither the checkpoint nor the config names the classes; '
                                  "set the test dataset's metainfo=dict(classes=...)")
     size = tuple(args.shape) if args.shape else input_size(cfg)
-    model.eval()
-    with torch.no_grad():
-        description = model_description(cfg, model, size, classes, output_names(model, size),
-                                        args.weights)  # refuses what the runtime cannot decode
-        with tempfile.TemporaryDirectory(dir=Path(args.out).resolve().parent,
-                                         prefix='.export-') as workdir:
-            exported = str(Path(workdir) / 'model.onnx')
-            export_onnx(model, exported, size, args.opset,
-                        align_channels=not args.no_align_channels)
-            write_onnx_description(exported, args.out, description)
+    with torch.no_grad():  # refuses what the runtime cannot decode before exporting
+        description = export_described_onnx(cfg, model.eval(), args.out, size, classes,
+                                            args.weights, args.opset,
+                                            align_channels=not args.no_align_channels)
     print(f'wrote {args.out}: input image (N, 3, {size[0]}, {size[1]}) float32 BGR 0-255, '
           f'{len(classes)} classes, {description["head"]["decoder"]} decoding')
 
