@@ -23,7 +23,7 @@ from .detector import Detector
 from .drawing import draw_detections
 from .errors import RuntimeUserError, SourceError
 from .network_loading import BACKENDS
-from .result_writers import (VideoOutput, json_records, write_json, write_yolo_labels,
+from .result_writers import (JsonOutput, VideoOutput, json_records, write_yolo_labels,
                              yolo_lines)
 from .sources import ImageSource, VideoSource, open_source
 
@@ -45,7 +45,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--score-thr', type=float, default=0.3,
                         help='the lowest score drawn and written to labels (default 0.3)')
     parser.add_argument('--threads', type=int, default=0,
-                        help="runtime threads (default: the runtime's choice)")
+                        help="threads of the runtime and of OpenCV (default: their choice)")
     parser.add_argument('--backend', choices=BACKENDS,
                         help='the runtime (default: by the model file: .onnx in onnxruntime)')
     parser.add_argument('--show', action='store_true', help='show each result in a window '
@@ -81,14 +81,16 @@ def run(args: argparse.Namespace) -> int:
         130 after Ctrl-C (what was done so far is written).
     """
     detector = Detector(args.model, args.threads, args.backend)
+    if args.threads:
+        cv2.setNumThreads(args.threads)
     source = open_source(args.source)
     if args.show:
         open_window()
     video = (VideoOutput(str(Path(args.out) / source.out_name), source.fps)
              if args.out and isinstance(source, VideoSource) else None)
-    records: List[dict] = []
+    json_output = JsonOutput(args.json) if args.json else None
     skipped: List[str] = []
-    done, status = 0, 0
+    done, detections, status = 0, 0, 0
     progress = tqdm(total=len(source) or None, disable=isinstance(source, ImageSource) and
                     len(source) == 1, unit='img' if isinstance(source, ImageSource) else 'frame',
                     file=sys.stderr)
@@ -115,8 +117,10 @@ def run(args: argparse.Namespace) -> int:
             if args.show:
                 cv2.imshow(WINDOW, drawn)
                 stop = cv2.waitKey(1) & 0xFF in (ord('q'), 27)
-            records += json_records(frame, found)  # a frame counts once all its output is out
+            if json_output is not None:  # a frame counts once all its output is out
+                json_output.write(json_records(frame, found))
             done += 1
+            detections += len(found)
             if stop or (args.max_frames and done >= args.max_frames):
                 break
     except KeyboardInterrupt:
@@ -127,10 +131,10 @@ def run(args: argparse.Namespace) -> int:
         source.close()
         if video is not None:
             video.close()
-        if args.json:
-            write_json(args.json, records)
+        if json_output is not None:
+            json_output.close()
     print(f'{done} {"frames" if isinstance(source, VideoSource) else "images"}, '
-          f'{len(records)} detections' + (f', {len(skipped)} skipped: {", ".join(skipped)}'
+          f'{detections} detections' + (f', {len(skipped)} skipped: {", ".join(skipped)}'
                                            if skipped else ''))
     if isinstance(source, VideoSource) and source.ended_early() and not args.max_frames \
             and not status:

@@ -7,8 +7,8 @@ import numpy as np
 from .decoding import Decoder
 from .errors import ModelError
 from .model_info import ModelInfo, read_model_info
-from .network_loading import load_network
-from .preprocessing import preprocess
+from .network_loading import backend_of, load_network
+from .preprocessing import NetworkInput, preprocess
 
 
 @dataclass
@@ -53,6 +53,7 @@ class Detector:
     """
 
     def __init__(self, model: str, threads: int = 0, backend: Optional[str] = None) -> None:
+        backend = backend_of(model, backend)  # a file no runtime reads: said first
         self.info: ModelInfo = read_model_info(model)
         self.network = load_network(model, backend, threads)
         self.decoder = Decoder(self.info)
@@ -61,7 +62,7 @@ class Detector:
         self.classes: List[str] = self.info.classes
 
     def __call__(self, image: np.ndarray) -> Detections:
-        """Detect in one image.
+        """Detect in one image: :meth:`prepare`, :meth:`infer`, :meth:`decode`.
 
         Args:
             image (np.ndarray): A BGR uint8 image (H, W, 3), as ``cv2.imread`` gives it.
@@ -69,12 +70,24 @@ class Detector:
         Returns:
             Detections: Boxes after the model's score threshold, NMS and maximum count.
         """
-        prepared = preprocess(image, self.info, self.network.input_size)
+        prepared = self.prepare(image)
+        return self.decode(self.infer(prepared), prepared)
+
+    def prepare(self, image: np.ndarray) -> NetworkInput:
+        """``image`` resized and padded as the config's test pipeline does it."""
+        return preprocess(image, self.info, self.network.input_size)
+
+    def infer(self, prepared: NetworkInput) -> List[np.ndarray]:
+        """The network's raw outputs for a prepared image."""
         outputs = self.network(prepared.blob)
         expected = len(self.info.strides) * len(self.info.groups)
         if len(outputs) != expected:
             raise ModelError(f'{self.model} gives {len(outputs)} outputs where its description '
                              f'({self.info.decoder} head, {len(self.info.strides)} levels) says '
                              f'{expected}: the description belongs to another network')
+        return outputs
+
+    def decode(self, outputs: List[np.ndarray], prepared: NetworkInput) -> Detections:
+        """Boxes in original-image pixels from the raw outputs: decoding and NMS."""
         boxes, scores, labels = self.decoder(outputs, prepared.image_shape, prepared.scale)
         return Detections(boxes, scores, labels, [self.classes[i] for i in labels])

@@ -174,6 +174,9 @@ def read_model_info(model_path: str) -> ModelInfo:
             network exported elsewhere) or it belongs to other files.
     """
     path = Path(model_path)
+    if not path.is_file():
+        raise ModelError(f'{model_path} does not exist' if not path.exists()
+                         else f'{model_path} is not a model file')
     if path.suffix == '.onnx':
         text = read_onnx_metadata(model_path).get(METADATA_KEY)
         if text is None:

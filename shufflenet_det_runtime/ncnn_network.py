@@ -51,13 +51,16 @@ class NcnnNetwork(Network):
 
     def __init__(self, param_path: str, threads: int = 0,
                  mean_std: Optional[Tuple[Sequence[float], Sequence[float]]] = None) -> None:
+        bin_path = str(Path(param_path).with_suffix('.bin'))
+        for path in (param_path, bin_path):  # checked first: ncnn prints its own complaint
+            if not Path(path).is_file():
+                raise ModelError(f'{path} does not exist')
         import ncnn  # optional: the runtime picked by the model file
         self.ncnn = ncnn
         self.net = ncnn.Net()
         self.net.opt.use_vulkan_compute = False
         if threads:
             self.net.opt.num_threads = threads
-        bin_path = str(Path(param_path).with_suffix('.bin'))
         if self.net.load_param(str(param_path)) or self.net.load_model(bin_path):
             raise ModelError(f'ncnn cannot load {param_path} with {bin_path}')
         (self.input_name, *_), self.output_names = blob_names(param_path)

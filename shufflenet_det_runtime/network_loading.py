@@ -28,10 +28,10 @@ def backend_of(path: str, backend: Optional[str] = None) -> str:
     runtimes = RUNTIMES_BY_SUFFIX.get(suffix)
     if runtimes is None:
         raise ModelError(f'{path} is not an exported model: .onnx (ONNX Runtime or '
-                                 'OpenVINO), .xml (OpenVINO IR) or .param (ncnn)')
+                         'OpenVINO), .xml (OpenVINO IR) or .param (ncnn)')
     if backend is not None and backend not in runtimes:
         raise ModelError(f'{backend} does not run {suffix} files; {suffix} runs in '
-                                 f'{" or ".join(runtimes)}')
+                         f'{" or ".join(runtimes)}')
     return backend or runtimes[0]
 
 

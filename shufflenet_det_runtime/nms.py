@@ -1,27 +1,117 @@
 """Class-wise non-maximum suppression, as MMCV's ``batched_nms`` computes it."""
+from typing import Callable, Tuple
+
 import numpy as np
 
+#: Boxes decided together, in score order.
+BLOCK = 256
 
-def iou_with(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one (4,) box with each of (N, 4) boxes, corners x1, y1, x2, y2 (areas without
-    MMCV's +1 offset, as ``nms`` with ``offset=0``); 0 where both are empty."""
-    width = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-    height = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
-    inter = width * height
-    union = ((box[2] - box[0]) * (box[3] - box[1])
-             + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) - inter)
-    with np.errstate(divide='ignore', invalid='ignore'):
-        return np.where(union > 0, inter / union, 0.0)
+#: The boxes of the candidates ``index`` (in score order): (index, boxes) of those that take
+#: part, any the model drops (too small) left out.
+BoxSource = Callable[[np.ndarray], Tuple[np.ndarray, np.ndarray]]
+
+
+def overlapping_pairs(boxes: np.ndarray, labels: np.ndarray,
+                      iou_threshold: float) -> Tuple[np.ndarray, np.ndarray]:
+    """The pairs (i, j), i < j, of boxes of the same class that overlap enough in x to have
+    an IoU above ``iou_threshold``: since the intersection is at most its width times either
+    box's height, an IoU above t needs the boxes' x extents to overlap by more than t times
+    either box's width (checked with a margin of 0.01, safe from rounding).
+
+    Args:
+        boxes (np.ndarray): (N, 4) x1, y1, x2, y2.
+        labels (np.ndarray): (N, ) class indices.
+        iou_threshold (float): The IoU above which a box is suppressed.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: The indices i and j of each pair.
+    """
+    origin = boxes[:, 0].min(initial=0)
+    span = float(boxes[:, 2].max(initial=0) - origin) + 1
+    # each class on a line of its own: boxes sorted by class, then by left edge
+    left = labels * span + (boxes[:, 0] - origin).astype(np.float64)
+    by_left = np.argsort(left, kind='stable')
+    sorted_boxes = boxes[by_left].astype(np.float64)
+    width = sorted_boxes[:, 2] - sorted_boxes[:, 0]
+    # a box overlaps enough only with the boxes of its class that start before this
+    reach = (labels[by_left] * span + sorted_boxes[:, 2] - origin
+             - max(iou_threshold - 0.01, 0) * width)
+    position = np.arange(len(labels))
+    ends = np.searchsorted(left[by_left], reach, 'left')
+    partners = np.maximum(ends - position - 1, 0)  # the boxes after it starting before that
+    first_pair = np.cumsum(partners) - partners
+    one = np.repeat(position, partners)
+    other = one + 1 + np.arange(len(one), dtype=np.int64) - np.repeat(first_pair, partners)
+    one, other = by_left[one], by_left[other]
+    return np.minimum(one, other), np.maximum(one, other)
+
+
+def pair_iou(boxes: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """IoU of box ``first[k]`` with box ``second[k]`` for each k, corners x1, y1, x2, y2, as
+    MMCV's ``nms`` computes it (``offset=0``: no +1 on widths); NaN where both are empty."""
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    one, other = np.take(boxes, first, 0), np.take(boxes, second, 0)  # fast row gathers
+    sides = np.minimum(one[:, 2:], other[:, 2:]) - np.maximum(one[:, :2], other[:, :2])
+    np.maximum(sides, 0, out=sides)
+    inter = sides[:, 0] * sides[:, 1]
+    return inter / (np.take(areas, first) + np.take(areas, second) - inter)
+
+
+def greedy_keep(count: int, suppressor: np.ndarray, suppressed: np.ndarray) -> np.ndarray:
+    """Which of ``count`` score-ordered boxes greedy NMS keeps: a box is kept unless a kept
+    box before it suppresses it (``suppressor[e]`` suppresses ``suppressed[e]``).
+
+    The answer is the one fixed point of "kept = not suppressed by a kept box", reached by
+    applying that rule to all boxes at once until nothing changes: as many steps as the
+    longest chain of suppressions, not one per box.
+    """
+    keep = np.ones(count, bool)
+    while True:
+        updated = np.ones(count, bool)
+        updated[suppressed[keep[suppressor]]] = False
+        if np.array_equal(updated, keep):
+            return keep
+        keep = updated
+
+
+def nms_in_score_order(order: np.ndarray, labels: np.ndarray, boxes_of: BoxSource,
+                       iou_threshold: float,
+                       max_keep: int = -1) -> Tuple[np.ndarray, np.ndarray]:
+    """Greedy class-wise NMS over candidates taken in ``order``, a block at a time: each
+    block's boxes (asked of ``boxes_of`` only then) against the boxes kept before it and
+    among themselves, comparing only boxes of the same class whose x extents overlap enough
+    (:func:`overlapping_pairs`). It stops once ``max_keep`` boxes are kept.
+
+    Args:
+        order (np.ndarray): Candidate indices, best score first.
+        labels (np.ndarray): The class index of every candidate.
+        boxes_of (BoxSource): Gives the boxes of candidates.
+        iou_threshold (float): The IoU above which a box is suppressed.
+        max_keep (int): Stop after this many boxes; -1 keeps all. Default: -1.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: The kept candidates, best first, and their boxes.
+    """
+    kept, kept_boxes = np.zeros(0, np.int64), np.zeros((0, 4), np.float32)
+    with np.errstate(invalid='ignore'):  # NaN IoU of two empty boxes: not suppressed
+        for start in range(0, len(order), BLOCK):
+            index, boxes = boxes_of(order[start:start + BLOCK])
+            candidates = np.concatenate([kept, index])
+            boxes = np.concatenate([kept_boxes, boxes])
+            first, second = overlapping_pairs(boxes, labels[candidates], iou_threshold)
+            overlapping = pair_iou(boxes, first, second) > iou_threshold
+            keep = greedy_keep(len(candidates), first[overlapping], second[overlapping])
+            kept, kept_boxes = candidates[keep], boxes[keep]  # the boxes kept before stay
+            if 0 <= max_keep <= len(kept):
+                return kept[:max_keep], kept_boxes[:max_keep]
+    return kept, kept_boxes
 
 
 def batched_nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray,
                 iou_threshold: float, max_keep: int = -1) -> np.ndarray:
-    """Indices of the boxes that survive NMS within their class, best score first.
-
-    A box is suppressed by a better-scored box of its class whose IoU with it is above
-    ``iou_threshold``. Each round keeps the best remaining box and drops, in one vectorised
-    step, the remaining boxes it suppresses; so there are as many rounds as boxes kept, at
-    most ``max_keep``.
+    """Indices of the boxes that survive NMS within their class, best score first: a box
+    is suppressed by a better-scored kept box of its class whose IoU with it is above
+    ``iou_threshold``.
 
     Args:
         boxes (np.ndarray): (N, 4) x1, y1, x2, y2.
@@ -33,12 +123,7 @@ def batched_nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray,
     Returns:
         np.ndarray: Indices into ``boxes``, in descending score order.
     """
-    remaining = np.argsort(-scores, kind='stable')
-    keep = []
-    while remaining.size and len(keep) != max_keep:
-        best, rest = remaining[0], remaining[1:]
-        keep.append(best)
-        suppressed = (labels[rest] == labels[best]) & (iou_with(boxes[best], boxes[rest])
-                                                       > iou_threshold)
-        remaining = rest[~suppressed]
-    return np.asarray(keep, np.int64)
+    order = np.argsort(-scores, kind='stable')
+    kept, _ = nms_in_score_order(order, labels, lambda index: (index, boxes[index]),
+                                 iou_threshold, max_keep)
+    return kept

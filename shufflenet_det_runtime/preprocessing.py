@@ -54,8 +54,11 @@ def preprocess(image: np.ndarray, info: ModelInfo,
         NetworkInput: The blob and what decoding needs to map boxes back.
 
     Raises:
+        ValueError: For an array that is not a 3-channel image.
         ModelError: When the resized image is larger than the network's fixed size.
     """
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f'a BGR image of shape (H, W, 3) is needed, not {image.shape}')
     height, width = image.shape[:2]
     new_width, new_height = (max(1, side) for side in  # a 1-pixel-wide strip stays 1 wide
                              resized_size(width, height, info.resize_scale, info.keep_ratio))
@@ -68,9 +71,9 @@ def preprocess(image: np.ndarray, info: ModelInfo,
         raise ModelError(f'a {width}x{height} image resizes to {new_width}x{new_height}, larger '
                          f'than the {fixed_size[1]}x{fixed_size[0]} the model was exported for; '
                          'export it with a larger --shape')
-    canvas = np.empty((*fixed_size, 3), np.float32)
-    canvas[...] = info.pad_bgr
-    canvas[:new_height, :new_width] = resized
-    blob = canvas.transpose(2, 0, 1)[None]
-    return NetworkInput(np.ascontiguousarray(blob), (new_height, new_width),
-                        (new_width / width, new_height / height))
+    blob = np.empty((1, 3, *fixed_size), np.float32)
+    for channel, (plane, pad) in enumerate(zip(cv2.split(resized), info.pad_bgr)):
+        blob[0, channel, :new_height, :new_width] = plane
+        blob[0, channel, new_height:] = pad
+        blob[0, channel, :new_height, new_width:] = pad
+    return NetworkInput(blob, (new_height, new_width), (new_width / width, new_height / height))

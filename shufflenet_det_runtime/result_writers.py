@@ -1,5 +1,5 @@
 """Where a command's detections go: one COCO-style JSON list, YOLO label files, drawn images
-and videos. Each file is complete when written: JSON through a temporary file and a rename,
+and videos. Each file is complete when written: JSON streamed to a temporary file and renamed,
 a video released (and so playable) however the run ends."""
 import json
 import os
@@ -29,13 +29,34 @@ def json_records(frame: Frame, found: Detections) -> List[dict]:
     return records
 
 
-def write_json(path: str, records: List[dict]) -> None:
-    """Write ``records`` as one JSON list, replacing ``path`` only once it is complete."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f'.{target.name}.partial')
-    temporary.write_text(json.dumps(records))
-    os.replace(temporary, target)
+class JsonOutput:
+    """One JSON list of detections, written frame by frame as they come (memory stays flat
+    however long a camera runs) to a hidden partial file that replaces ``path`` on
+    :meth:`close`: ``path`` is only ever a complete list.
+
+    Args:
+        path (str): The ``.json`` to write.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.partial = self.path.with_name(f'.{self.path.name}.partial')
+        self.file = open(self.partial, 'w')
+        self.file.write('[')
+        self.count = 0
+
+    def write(self, records: List[dict]) -> None:
+        """Append one frame's records, in one write (a Ctrl-C cannot split a record)."""
+        if records:
+            text = ',\n'.join(json.dumps(record) for record in records)
+            self.file.write((',\n' if self.count else '\n') + text)
+            self.count += len(records)
+
+    def close(self) -> None:
+        self.file.write('\n]\n')
+        self.file.close()
+        os.replace(self.partial, self.path)
 
 
 def yolo_lines(found: Detections, image_shape: tuple, score_thr: float) -> List[str]:

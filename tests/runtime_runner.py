@@ -1,5 +1,6 @@
-"""Run ``python -m shufflenet_det_runtime`` as on a machine without PyTorch: in a process in
-which importing torch, torchvision, mmcv, mmengine, mmdet or shufflenet_det raises."""
+"""Run ``python -m shufflenet_det_runtime`` (or a tool that uses only the runtime) as on a
+machine without PyTorch: in a process in which importing torch, torchvision, mmcv, mmengine,
+mmdet or shufflenet_det raises."""
 import json
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pycocotools.cocoeval import COCOeval
 from tests.test_tools.tool_runner import REPO
 
 BLOCKED = ('torch', 'torchvision', 'mmcv', 'mmengine', 'mmdet', 'shufflenet_det')
-BOOTSTRAP = f'''
+BLOCKER = f'''
 import runpy, sys
 
 class TrainingHouseBlocker:
@@ -23,15 +24,20 @@ class TrainingHouseBlocker:
             raise ImportError(name + ' must not be imported by the runtime')
 
 sys.meta_path.insert(0, TrainingHouseBlocker())
-runpy.run_module('shufflenet_det_runtime', run_name='__main__', alter_sys=True)
 '''
+BOOTSTRAP = BLOCKER + ("runpy.run_module('shufflenet_det_runtime', run_name='__main__', "
+                       'alter_sys=True)')
+SCRIPT_BOOTSTRAP = BLOCKER + "sys.argv.pop(0); runpy.run_path(sys.argv[0], run_name='__main__')"
 
 
 def run_runtime(*args, check: bool = True, env: Optional[Dict[str, str]] = None,
-                timeout: float = 900) -> subprocess.CompletedProcess:
-    """``python -m shufflenet_det_runtime ARGS...`` from the repository root, the training
-    house's packages blocked; with ``check``, assert it succeeded."""
-    result = subprocess.run([sys.executable, '-c', BOOTSTRAP, *map(str, args)],
+                timeout: float = 900,
+                script: Optional[str] = None) -> subprocess.CompletedProcess:
+    """``python -m shufflenet_det_runtime ARGS...`` (or ``python SCRIPT ARGS...``) from the
+    repository root, the training house's packages blocked; with ``check``, assert it
+    succeeded."""
+    bootstrap = [SCRIPT_BOOTSTRAP, script] if script else [BOOTSTRAP]
+    result = subprocess.run([sys.executable, '-c', *bootstrap, *map(str, args)],
                             capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout)
     if check:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

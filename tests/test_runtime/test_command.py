@@ -139,6 +139,8 @@ def test_bad_input_stops_in_one_line(shapes_model, tmp_path):
                        if k not in ('DISPLAY', 'WAYLAND_DISPLAY')}
     cases = [
         ((bare, tmp_path / 'a.jpg'), None, 'carries no shufflenet_det description'),
+        ((tmp_path / 'absent.onnx', tmp_path / 'a.jpg'), None, 'absent.onnx does not exist'),
+        ((tmp_path / 'a.jpg', tmp_path / 'a.jpg'), None, 'a.jpg is not an exported model'),
         ((shapes_model, '9'), None, 'camera 9 does not open'),
         ((shapes_model, tmp_path / 'absent.jpg'), None, 'no such image, folder or video'),
         ((shapes_model, tmp_path / 'a.jpg', '--show'), without_display,

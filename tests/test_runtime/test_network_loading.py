@@ -32,6 +32,9 @@ def test_a_missing_file_is_named(tmp_path):
 def test_an_unreadable_ncnn_file_is_refused(tmp_path):
     garbage = tmp_path / 'garbage.param'
     garbage.write_text('not an ncnn model\n')
+    with pytest.raises(ModelError, match='garbage.bin does not exist'):
+        load_network(str(garbage))
+    (tmp_path / 'garbage.bin').write_bytes(b'no weights')
     with pytest.raises(ModelError, match='ncnn cannot load'):
         load_network(str(garbage))
 

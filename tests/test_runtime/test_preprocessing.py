@@ -1,9 +1,12 @@
 """The runtime resizes as MMCV's ``Resize`` does: the same sizes and the same pixels."""
+import copy
+
 import mmcv
 import numpy as np
 import pytest
 
-from shufflenet_det_runtime.preprocessing import resized_size
+from shufflenet_det_runtime import ModelInfo, read_model_info
+from shufflenet_det_runtime.preprocessing import preprocess, resized_size
 
 
 @pytest.mark.parametrize('width, height', [(640, 480), (480, 640), (333, 500), (3, 900),
@@ -14,3 +17,31 @@ def test_keep_ratio_sizes_are_mmcvs(width, height, scale):
     expected = mmcv.imrescale(image, scale).shape[1::-1]
     assert resized_size(width, height, scale, keep_ratio=True) == tuple(expected)
     assert resized_size(width, height, scale, keep_ratio=False) == scale
+
+
+@pytest.mark.parametrize('keep_ratio', [True, False])
+def test_the_blob_is_mmcvs_resize_padded_with_the_pad_colour(shapes_model, keep_ratio):
+    document = copy.deepcopy(read_model_info(str(shapes_model)).document)
+    document['preprocess'].update(resize=dict(scale=[256, 192], keep_ratio=keep_ratio),
+                                  pad_bgr=[1.5, 2.5, 3.5])
+    info = ModelInfo(document)
+    image = np.random.default_rng(0).integers(0, 256, (300, 500, 3), np.uint8)
+    prepared = preprocess(image, info, (192, 256))
+    resized = (mmcv.imrescale(image, (256, 192)) if keep_ratio
+               else mmcv.imresize(image, (256, 192)))
+    height, width = resized.shape[:2]
+    expected = np.empty((192, 256, 3), np.float32)
+    expected[...] = [1.5, 2.5, 3.5]
+    expected[:height, :width] = resized
+    assert prepared.blob.shape == (1, 3, 192, 256) and prepared.blob.flags.c_contiguous
+    np.testing.assert_array_equal(prepared.blob[0], expected.transpose(2, 0, 1))
+    assert prepared.image_shape == (height, width)
+    assert prepared.scale == (width / 500, height / 300)
+    if keep_ratio:
+        assert (height, width) == (154, 256)  # padded below
+
+
+def test_an_array_that_is_no_colour_image_is_refused(shapes_model):
+    info = read_model_info(str(shapes_model))
+    with pytest.raises(ValueError, match=r'not \(64, 64\)'):
+        preprocess(np.zeros((64, 64), np.uint8), info, (256, 256))
