@@ -1,7 +1,7 @@
 """Check a config's COCO evaluators before anything is built: options that MMDetection's
 ``CocoMetric`` documents but that would fail, or report a meaningless -1, only once the whole
 evaluation has run."""
-from typing import Any, Iterator, Sequence, Tuple
+from typing import Any, Iterator, Sequence, Set, Tuple
 
 import numpy as np
 from mmdet.evaluation import CocoMetric
@@ -166,9 +166,58 @@ def check_evaluator_config(cfg: Config, sections: Sequence[str]) -> None:
         if not section.endswith('_evaluator'):
             continue
         for key, metric_cfg in _metric_configs(section, cfg.get(section)):
-            metric_type = metric_cfg['type']
-            metric_cls = metric_type if isinstance(metric_type, type) else METRICS.get(
-                metric_type)
-            checked = isinstance(metric_cls, type) and issubclass(metric_cls, CheckedCocoMetric)
-            if metric_cls is CocoMetric or checked:
-                _check_coco_metric(key, metric_cfg, iou_thrs_as_array=checked)
+            metric_cls = _coco_metric_class(metric_cfg)
+            if metric_cls is not None:
+                _check_coco_metric(key, metric_cfg,
+                                   iou_thrs_as_array=issubclass(metric_cls, CheckedCocoMetric))
+    if 'val_evaluator' in sections:
+        _check_save_best(cfg)
+
+
+def _coco_metric_class(metric_cfg: dict) -> Any:
+    """``CocoMetric`` or ``CheckedCocoMetric`` (a subclass) for their configs, else None."""
+    metric_type = metric_cfg['type']
+    metric_cls = metric_type if isinstance(metric_type, type) else METRICS.get(metric_type)
+    checked = isinstance(metric_cls, type) and issubclass(metric_cls, CheckedCocoMetric)
+    return metric_cls if metric_cls is CocoMetric or checked else None
+
+
+def _reported_keys(options: dict) -> Set[str]:
+    """The keys a ``CocoMetric`` config reports to the hooks (``coco/bbox_mAP``, ...), as
+    MMDetection names them; its classwise ``<class>_precision`` keys left out."""
+    if options.get('format_only'):
+        return set()
+    prefix = options.get('prefix') or CocoMetric.default_prefix
+    metrics = options.get('metric', 'bbox')
+    keys = set()
+    for metric in ([metrics] if isinstance(metrics, str) else metrics):
+        if metric == 'proposal_fast':
+            keys.update(f'AR@{num}' for num in options.get('proposal_nums', (100, 300, 1000)))
+            continue
+        items = options.get('metric_items') or COCO_DEFAULT_ITEMS[metric]
+        keys.update(items if metric == 'proposal' else (f'{metric}_{item}' for item in items))
+    return {f'{prefix}/{key}' for key in keys}
+
+
+def _check_save_best(cfg: Config) -> None:
+    """``default_hooks.checkpoint.save_best`` names a key the validation evaluator reports:
+    MMEngine's ``CheckpointHook`` looks it up only after the first validation, and stops the
+    run there with a ``KeyError``."""
+    checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint') or {}
+    save_best = checkpoint.get('save_best')
+    wanted = [save_best] if isinstance(save_best, str) else list(save_best or ())
+    wanted = [key for key in wanted if key != 'auto']
+    metric_cfgs = [options for _, options in _metric_configs('val_evaluator',
+                                                             cfg.get('val_evaluator'))]
+    if not wanted or not metric_cfgs or any(
+            _coco_metric_class(options) is None or options.get('classwise')
+            for options in metric_cfgs):
+        return  # other metrics and per-class keys: their keys are not known here
+    reported = set().union(*map(_reported_keys, metric_cfgs))
+    missing = [key for key in wanted if key not in reported]
+    if missing:
+        raise ConfigError(
+            f'default_hooks.checkpoint.save_best={save_best!r}: the validation evaluator '
+            f'reports no {missing[0]}, and the run would stop at its first validation; '
+            + (f'choose one of {", ".join(sorted(reported))}.' if reported else
+               'it computes no metric (format_only=True); unset save_best.'))

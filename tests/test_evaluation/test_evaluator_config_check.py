@@ -1,5 +1,7 @@
 """COCO evaluator options that cannot work stop a run before anything is built, in one line;
 those that work pass."""
+import re
+
 import pytest
 from mmengine.config import Config
 
@@ -84,6 +86,37 @@ def test_coco_evaluator_options_that_cannot_work_are_named(options, message):
     with pytest.raises(ConfigError) as error:
         check_evaluator_config(evaluator_run(**options), ('val_evaluator', ))
     assert str(error.value).startswith(message)
+
+
+def run_saving_best(save_best, **options):
+    cfg = evaluator_run(**options)
+    cfg.default_hooks = dict(checkpoint=dict(type='CheckpointHook', save_best=save_best))
+    return cfg
+
+
+@pytest.mark.parametrize('save_best, options', [
+    ('coco/bbox_mAP', {}), ('auto', dict(metric_items=['mAP_50'])), (None, {}),
+    (['coco/bbox_mAP_50', 'coco/bbox_mAP_l'], {}),
+    ('coco/bbox_mAP_50', dict(metric_items=['mAP_50'])),
+    ('val/bbox_mAP', dict(prefix='val')), ('coco/AR@100', dict(metric='proposal')),
+    ('coco/AR@10', dict(metric='proposal_fast', proposal_nums=[10, 20, 30])),
+    ('coco/person_precision', dict(classwise=True)),  # per-class keys are not checked
+], ids=str)
+def test_a_save_best_the_evaluator_reports_passes(save_best, options):
+    check_evaluator_config(run_saving_best(save_best, **options), ('val_evaluator', ))
+
+
+@pytest.mark.parametrize('save_best, options, message', [
+    ('coco/bbox_mAP', dict(metric_items=['mAP_50', 'mAP_75']),
+     "save_best='coco/bbox_mAP': the validation evaluator reports no coco/bbox_mAP, and the run "
+     'would stop at its first validation; choose one of coco/bbox_mAP_50, coco/bbox_mAP_75.'),
+    (['coco/bbox_mAP', 'bbox_mAP_50'], {}, 'reports no bbox_mAP_50, and the run would stop'),
+    ('coco/bbox_mAP', dict(type='CocoMetric', format_only=True, outfile_prefix='results'),
+     'it computes no metric (format_only=True); unset save_best.'),
+], ids=str)
+def test_a_save_best_the_evaluator_does_not_report_stops_the_run(save_best, options, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_evaluator_config(run_saving_best(save_best, **options), ('val_evaluator', ))
 
 
 def test_every_coco_metric_of_an_evaluator_is_checked_and_others_are_not():

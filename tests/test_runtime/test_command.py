@@ -183,3 +183,21 @@ def test_a_converted_pair_runs_with_the_description_convert_onnx_writes(shapes_m
     assert len(from_ncnn) == len(from_onnx) > 0
     np.testing.assert_allclose(from_ncnn.boxes[:10], from_onnx.boxes[:10], atol=0.5)
     np.testing.assert_allclose(from_ncnn.scores[:10], from_onnx.scores[:10], atol=1e-3)
+
+
+def test_without_opencv_the_command_says_what_to_install():
+    without_opencv = (
+        'import runpy, sys\n'
+        'class NoOpenCV:\n'
+        '    def find_spec(self, name, path=None, target=None):\n'
+        "        if name.split('.')[0] == 'cv2':\n"
+        "            raise ImportError('no OpenCV here')\n"
+        'sys.meta_path.insert(0, NoOpenCV())\n'
+        "runpy.run_module('shufflenet_det_runtime', run_name='__main__', alter_sys=True)\n")
+    result = subprocess.run([sys.executable, '-c', without_opencv, 'model.onnx', 'a.jpg'],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        'ImportError: shufflenet_det_runtime needs OpenCV: pip install opencv-python-headless '
+        "(a server) or opencv-python (for --show); the runtime's extras [headless] and [gui] "
+        'install them')

@@ -8,7 +8,7 @@ from mmdet.registry import METRICS
 from mmengine.fileio import get_local_path
 from mmengine.logging import MMLogger, print_log
 
-from shufflenet_det.datasets import CheckedCOCO, DatasetError
+from shufflenet_det.datasets import CheckedCOCO
 from shufflenet_det.errors import ConfigError
 
 # The names CocoMetric's metric_items may take (the keys of its COCOeval.stats mapping): the six
@@ -68,7 +68,9 @@ class CheckedCocoMetric(CocoMetric):
     def __init__(self, ann_file: str, metric_items: Optional[Sequence[str]] = None,
                  iou_thrs: Optional[Union[float, Sequence[float]]] = None, **kwargs) -> None:
         if kwargs.get('sort_categories'):
-            raise DatasetError('CheckedCocoMetric does not sort categories; use CocoMetric')
+            raise ConfigError('sort_categories=True: CheckedCocoMetric keeps the order of the '
+                              "file's categories, which the dataset's labels follow; remove the "
+                              'option')
         check_metric_items('metric_items', metric_items)
         if iou_thrs is not None:  # pycocotools finds a threshold with ``iou_thrs == 0.5``
             iou_thrs = np.atleast_1d(np.asarray(iou_thrs, dtype=float))

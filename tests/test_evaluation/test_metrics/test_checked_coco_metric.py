@@ -103,6 +103,11 @@ def test_items_it_cannot_report_stop_it_when_built(tmp_path, items, message):
         CheckedCocoMetric(ann_file=write_annotations(tmp_path), metric_items=items)
 
 
+def test_sorting_categories_is_refused_as_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match='sort_categories=True: CheckedCocoMetric keeps'):
+        CheckedCocoMetric(ann_file=write_annotations(tmp_path), sort_categories=True)
+
+
 def test_proposal_nums_with_100_in_its_place(tmp_path):
     results = evaluate(CheckedCocoMetric(ann_file=write_annotations(tmp_path),
                                          proposal_nums=[1, 100, 1000],
