@@ -1,0 +1,70 @@
+"""What a conversion to COCO read, fixed and left out: counts by kind, with the files."""
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Dict, List
+
+#: What each kind of note means, and whether the thing was fixed, left out or only said.
+KINDS = {
+    'box_clipped': ('fixed', 'boxes partly outside their image, clipped to it'),
+    'yolo_outside_unit': ('fixed', 'YOLO coordinates outside 0-1, clipped to the image'),
+    'polygon': ('fixed', 'YOLO polygon lines (more than 5 numbers), read as their bounding box'),
+    'decimal_coordinates': ('fixed', 'VOC coordinates written as decimals, truncated to whole '
+                                     "pixels as MMDetection's VOC reader reads them"),
+    'size_mismatch': ('fixed', 'XML sizes that disagree with the image file (the file wins)'),
+    'difficult': ('said', "'difficult' boxes, written as iscrowd=1: ignored in training and "
+                          'evaluation, not learnt as background'),
+    'image_without_labels': ('said', 'images without labels, kept as negatives'),
+    'crlf': ('said', 'files with CRLF line ends, read'),
+    'bom': ('said', 'files starting with a UTF-8 BOM, read'),
+    'box_empty': ('left out', 'boxes of zero or negative size (or outside their image)'),
+    'other_class': ('left out', 'boxes of classes not in the class list'),
+    'malformed_line': ('left out', 'YOLO lines that are not a class and 4 or more numbers'),
+    'label_without_image': ('left out', 'label files without an image'),
+    'unreadable_image': ('left out', 'images whose header cannot be read'),
+    'unreadable_xml': ('left out', 'XML files that cannot be parsed'),
+}
+
+
+@dataclass
+class ConversionReport:
+    """Counts of what a conversion met, each kind with the files (``file:line``) it met it in.
+
+    Args:
+        layout (str): The layout read, e.g. ``'Pascal VOC'``.
+        split (str): How the images were split, said in the summary.
+    """
+
+    layout: str = ''
+    split: str = ''
+    images: Dict[str, int] = field(default_factory=lambda: dict(train=0, val=0))
+    boxes: Dict[str, int] = field(default_factory=lambda: dict(train=0, val=0))
+    notes: Dict[str, List[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def note(self, kind: str, where: str) -> None:
+        """Count one ``kind`` of note (a key of ``KINDS``) met at ``where``."""
+        if kind not in KINDS:
+            raise KeyError(f'unknown kind of note {kind!r}')
+        self.notes[kind].append(where)
+
+    def count(self, kind: str) -> int:
+        return len(self.notes.get(kind, ()))
+
+    def summary(self, classes: List[str], examples: int = 3) -> List[str]:
+        """The summary, a line each: what was read, how it was split, then each kind of note
+        with its count and its first ``examples`` places, grouped as fixed, left out and said.
+        """
+        shown = ', '.join(classes[:10]) + (f' and {len(classes) - 10} more'
+                                           if len(classes) > 10 else '')
+        lines = [f'read {self.layout}: {sum(self.images.values())} images, '
+                 f'{sum(self.boxes.values())} boxes of {len(classes)} '
+                 f'class{"es" * (len(classes) != 1)} ({shown})',
+                 f'split: {self.split}: {self.images["train"]} images ({self.boxes["train"]} '
+                 f'boxes) to train, {self.images["val"]} ({self.boxes["val"]} boxes) to val']
+        for group in ('fixed', 'left out', 'said'):
+            for kind, (kind_group, meaning) in KINDS.items():
+                places = self.notes.get(kind, ())
+                if kind_group == group and places:
+                    more = f' and {len(places) - examples} more' if len(places) > examples else ''
+                    lines.append(f'{group}: {len(places)} {meaning}: '
+                                 f'{", ".join(places[:examples])}{more}')
+        return lines
