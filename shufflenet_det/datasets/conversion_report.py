@@ -8,8 +8,8 @@ KINDS = {
     'box_clipped': ('fixed', 'boxes partly outside their image, clipped to it'),
     'yolo_outside_unit': ('fixed', 'YOLO coordinates outside 0-1, clipped to the image'),
     'polygon': ('fixed', 'YOLO polygon lines (more than 5 numbers), read as their bounding box'),
-    'decimal_coordinates': ('fixed', 'VOC coordinates written as decimals, truncated to whole '
-                                     "pixels as MMDetection's VOC reader reads them"),
+    'decimal_coordinates': ('fixed', 'VOC boxes with coordinates written as decimals, truncated '
+                                     "to whole pixels as MMDetection's VOC reader reads them"),
     'size_mismatch': ('fixed', 'XML sizes that disagree with the image file (the file wins)'),
     'difficult': ('said', "'difficult' boxes, written as iscrowd=1: ignored in training and "
                           'evaluation, not learnt as background'),

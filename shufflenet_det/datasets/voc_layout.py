@@ -10,7 +10,7 @@ x=9 in COCO's pixel coordinates, 9 wide.
 """
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from .conversion_report import ConversionReport
 from .labelled_image import Box, LabelledImage, image_files, relative_name
@@ -23,12 +23,12 @@ def is_voc(root: Path) -> bool:
     return next(root.rglob('*.xml'), None) is not None
 
 
-def read_corner(text: Optional[str], where: str, report: ConversionReport) -> float:
-    """One corner as MMDetection reads it (decimals truncated, then minus one)."""
-    value = float((text or '').strip())
-    if not value.is_integer():
-        report.note('decimal_coordinates', where)
-    return int(value) - 1
+def read_corners(box: ElementTree.Element) -> Tuple[Tuple[int, ...], bool]:
+    """A ``bndbox``'s corners as MMDetection reads them (``int(float(text)) - 1``), and
+    whether any was written as a decimal."""
+    values = [float((box.findtext(side) or '').strip())
+              for side in ('xmin', 'ymin', 'xmax', 'ymax')]
+    return tuple(int(value) - 1 for value in values), not all(v.is_integer() for v in values)
 
 
 def read_xml(path: Path, root: Path, report: ConversionReport) -> Optional[dict]:
@@ -42,16 +42,16 @@ def read_xml(path: Path, root: Path, report: ConversionReport) -> Optional[dict]
             declared = (int(float(size.findtext('width'))), int(float(size.findtext('height'))))
         boxes = []
         for obj in annotation.iter('object'):
-            box = obj.find('bndbox')
-            corners = tuple(read_corner(box.findtext(side), where, report)
-                            for side in ('xmin', 'ymin', 'xmax', 'ymax'))
+            corners, decimal = read_corners(obj.find('bndbox'))
+            if decimal:
+                report.note('decimal_coordinates', where)
             boxes.append(Box((obj.findtext('name') or '').strip(), corners,
                              crowd=(obj.findtext('difficult') or '0').strip() not in ('0', ''),
                              where=where))
     except (ElementTree.ParseError, AttributeError, ValueError):
         report.note('unreadable_xml', where)
         return None
-    return dict(declared=declared, boxes=boxes, filename=annotation.findtext('filename'))
+    return dict(declared=declared, boxes=boxes)
 
 
 def split_lists(root: Path) -> Dict[str, List[str]]:

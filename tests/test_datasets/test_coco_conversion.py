@@ -58,7 +58,7 @@ def test_voc_corners_are_read_as_mmdetections_xml_reader_reads_them(tmp_path):
     assert [a['iscrowd'] for a in mine] == [instance['ignore_flag'] for instance in theirs]
     assert corners(mine[0]) == [0, 1, 39, 29]  # 1-based pixel corners, one subtracted
     report = dataset.report
-    assert report.count('decimal_coordinates') == 4 and report.count('difficult') == 1
+    assert report.count('decimal_coordinates') == 1 and report.count('difficult') == 1
 
 
 @requires_shared(RACCOON)
@@ -210,6 +210,13 @@ def test_voc_checks_are_counted_and_the_devkit_split_is_used(tmp_path):
     assert [corners(a) for a in dataset.train['annotations']] == [[0, 0, 9, 9], [49, 39, 64, 48]]
     with pytest.raises(DatasetError, match=r"none of the classes \['horse'\] is in the data"):
         convert_to_coco(str(tmp_path), ['horse'])
+    # CVAT's default.txt lists everything: split as when no split is given
+    (devkit / 'ImageSets/Main/val.txt').unlink()
+    (devkit / 'ImageSets/Main/trainval.txt').rename(devkit / 'ImageSets/Main/default.txt')
+    dataset = convert_to_coco(str(tmp_path), ['cat', 'dog'])
+    assert dataset.report.split == 'none given: every 5th image by sorted path to val'
+    assert [i['file_name'] for i in dataset.val['images']] == []  # 4 images: none is a 5th
+    assert len(dataset.train['images']) == 4
 
 
 def test_sizes_are_read_from_headers_after_exif_rotation(tmp_path):
