@@ -1,4 +1,4 @@
-"""A large YOLO-layout dataset from a small one: every image and label file of DATA repeated
+r"""A large YOLO-layout dataset from a small one: every image and label file of DATA repeated
 ``--times`` times (images hard-linked, so it costs no disk), to time reading a big folder.
 
 Example:
