@@ -173,10 +173,11 @@ def resident_mib(pid: int) -> Optional[Tuple[float, float]]:
     return tuple(int(fields[key].split()[0]) / 1024 for key in ('VmRSS', 'VmHWM'))
 
 
-def soak(args: argparse.Namespace, workdir: str) -> dict:
-    """RSS of the command on a ``--soak-frames`` video: peak, and growth after warm-up."""
+def soak(args: argparse.Namespace, images: List[np.ndarray], workdir: str) -> dict:
+    """RSS of the command on a ``--soak-frames`` video of ``images``: peak, and growth after
+    warm-up."""
     video = f'{workdir}/soak.mp4'
-    make_video(read_images(args.images)[0], args.soak_frames, video)
+    make_video(images, args.soak_frames, video)
     command = [sys.executable, '-m', 'shufflenet_det_runtime', args.models[0], video,
                '--json', f'{workdir}/soak.json', '--out', f'{workdir}/soak_out',
                '--threads', str(args.threads[0])]
@@ -264,14 +265,15 @@ def main() -> None:
         print(json.dumps(worker(json.loads(sys.argv[2]))))
         return
     args = parse_args()
-    args.image_count = len(read_images(args.images)[0])
+    images, _ = read_images(args.images)
+    args.image_count = len(images)
     for model in args.models:  # a missing or undescribed model stops it before any timing
         Detector(model)
     if args.peer_ncnn:
         NcnnNetwork(args.peer_ncnn)
     rows = time_contenders(args)
     with tempfile.TemporaryDirectory() as workdir:
-        memory = soak(args, workdir) if args.soak_frames else None
+        memory = soak(args, images, workdir) if args.soak_frames else None
     table = markdown(rows, memory, args)
     print(table)
     if args.json:

@@ -2,8 +2,7 @@ r"""A large YOLO-layout dataset from a small one: every image and label file of 
 ``--times`` times (images hard-linked, so it costs no disk), to time reading a big folder.
 
 Example:
-    python tools/misc/repeat_yolo_dataset.py ../shared/data/coco_tiny_yolo data/yolo_10k \
-        --times 63
+    python tools/misc/repeat_yolo_dataset.py data/coco_yolo data/yolo_10k --times 63
     python tools/dataset_converters/to_coco.py data/yolo_10k --out-dir data/yolo_10k/coco
 """
 import argparse
