@@ -1,5 +1,5 @@
-"""A folder of labelled photos, in the YOLO layout or as Pascal VOC XML, converted once to COCO
-json: the one format the project's checked dataset reads.
+"""A folder of labelled photos, in the YOLO layout, in COCO json or as Pascal VOC XML, converted
+once to COCO json as the project's checked dataset reads it.
 
 Image sizes come from the files' headers (after EXIF rotation, as the images will be loaded),
 boxes are clipped to their image, categories get ids 1..N in the class list's order, and every
@@ -16,6 +16,7 @@ from .conversion_report import ConversionReport
 from .dataset_problem import DatasetError
 from .image_header import image_size
 from .labelled_image import LabelledImage, relative_name
+from .coco_layout import find_coco, read_coco
 from .voc_layout import is_voc, read_voc
 from .yolo_layout import find_yolo, read_yolo, to_pixels
 
@@ -93,7 +94,8 @@ def coco_json(images: List[LabelledImage], classes: Sequence[str], root: Path, s
             if max(abs(a - b) for a, b in zip(clipped, box.corners)) > CLIP_NOTED:
                 report.note('yolo_outside_unit' if normalised else 'box_clipped', box.where)
             if box.crowd:
-                report.note('difficult', box.where)
+                report.note('difficult' if report.layout.startswith('Pascal VOC') else 'crowd',
+                            box.where)
             coco['annotations'].append(dict(
                 id=len(coco['annotations']) + 1, image_id=image_id,
                 category_id=category_ids[box.name],
@@ -109,7 +111,8 @@ def convert_to_coco(data: str, classes: Optional[Sequence[str]] = None) -> Conve
 
     Args:
         data (str): The dataset folder: the YOLO layout (a ``data.yaml``, or a
-            ``classes.txt`` beside plain label files) or Pascal VOC XML files.
+            ``classes.txt`` beside plain label files), COCO json files, or Pascal VOC XML
+            files.
         classes (Sequence[str], optional): The classes to keep, in this order; default: all
             (YOLO: its ``names``; VOC: the names found, sorted).
 
@@ -125,16 +128,19 @@ def convert_to_coco(data: str, classes: Optional[Sequence[str]] = None) -> Conve
         raise DatasetError(f'{data} is not a folder')
     report = ConversionReport()
     found = find_yolo(root)
+    coco_files = find_coco(root) if found is None else {}
     if found is not None:
         splits, names = read_yolo(root, found, report)
+    elif coco_files:
+        splits, names = read_coco(root, coco_files, report)
     elif is_voc(root):
         splits = read_voc(root, report)
         names = sorted({box.name for images in splits.values() for image in images
                         for box in image.boxes})
     else:
-        raise DatasetError(f'{data} has no data.yaml, classes.txt or .xml files: give a folder '
-                           'in the YOLO layout or with Pascal VOC XML files (a COCO json is '
-                           'used as it is)')
+        raise DatasetError(f'{data} has no data.yaml, classes.txt, COCO json or .xml files: '
+                           'give a folder in the YOLO layout, with COCO json files (in it or '
+                           'in annotations/) or with Pascal VOC XML files')
     if not any(splits.values()):
         raise DatasetError(f'{data}: no labelled image found ({report.layout})')
     if classes:

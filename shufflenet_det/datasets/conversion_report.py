@@ -13,6 +13,8 @@ KINDS = {
     'size_mismatch': ('fixed', 'XML sizes that disagree with the image file (the file wins)'),
     'difficult': ('said', "'difficult' boxes, written as iscrowd=1: ignored in training and "
                           'evaluation, not learnt as background'),
+    'crowd': ('said', 'crowd boxes (iscrowd=1), kept as crowd: ignored in training and '
+                      'evaluation'),
     'image_without_labels': ('said', 'images without labels, kept as negatives'),
     'crlf': ('said', 'files with CRLF line ends, read'),
     'bom': ('said', 'files starting with a UTF-8 BOM, read'),

@@ -242,8 +242,9 @@ def test_the_tool_writes_both_files_and_refuses_a_folder_it_cannot_read(tmp_path
                        tmp_path / 'out2', check=False)
     assert refused.returncode == 2 and not (tmp_path / 'out2').exists()
     assert refused.stderr.strip().splitlines() == [
-        f'error: {tmp_path / "nothing"} has no data.yaml, classes.txt or .xml files: give a '
-        'folder in the YOLO layout or with Pascal VOC XML files (a COCO json is used as it is)']
+        f'error: {tmp_path / "nothing"} has no data.yaml, classes.txt, COCO json or .xml files: '
+        'give a folder in the YOLO layout, with COCO json files (in it or in annotations/) or '
+        'with Pascal VOC XML files']
 
 
 def test_a_repeated_yolo_dataset_reads_as_many_times_larger(tmp_path):
@@ -257,3 +258,55 @@ def test_a_repeated_yolo_dataset_reads_as_many_times_larger(tmp_path):
             getattr(small, split)['annotations'])
     assert (tmp_path / 'big/images/train/2_a.jpg').stat().st_ino == \
         (tmp_path / 'data/images/train/a.jpg').stat().st_ino  # linked, not copied
+
+
+def coco_boxes(coco: dict) -> set:
+    """(image file name, class name, box rounded to 0.01 px, crowd) of every box."""
+    files = {image['id']: image['file_name'].split('/')[-1] for image in coco['images']}
+    names = {category['id']: category['name'] for category in coco['categories']}
+    return {(files[a['image_id']], names[a['category_id']], tuple(round(v, 2) for v in a['bbox']),
+             a.get('iscrowd', 0)) for a in coco['annotations']}
+
+
+@requires_shared(COCO_TINY)
+def test_coco_json_is_read_with_the_split_its_file_names_give():
+    dataset = convert_to_coco(str(COCO_TINY))
+    assert dataset.report.layout == 'COCO json'
+    for split, converted in (('train', dataset.train), ('val', dataset.val)):
+        original = json.loads((COCO_TINY / f'annotations/instances_{split}2017.json').read_text())
+        names = {category['id']: category['name'] for category in original['categories']}
+        assert dataset.classes == [names[key] for key in sorted(names)]
+        assert coco_boxes(converted) == coco_boxes(original)
+        assert {image['file_name'] for image in converted['images']} == {
+            f'{split}2017/{image["file_name"]}' for image in original['images']}
+        assert [c['id'] for c in converted['categories']] == list(range(1, 81))
+    assert dataset.report.count('crowd') == sum(
+        a['iscrowd'] for split in ('train', 'val') for a in json.loads(
+            (COCO_TINY / f'annotations/instances_{split}2017.json').read_text())['annotations'])
+
+
+def test_a_coco_box_of_an_undeclared_category_is_an_error(tmp_path):
+    photo(tmp_path / 'images/a.jpg')
+    (tmp_path / 'annotations').mkdir()
+    (tmp_path / 'annotations/labels.json').write_text(json.dumps(dict(
+        images=[dict(id=1, file_name='a.jpg', width=64, height=48)],
+        annotations=[dict(id=7, image_id=1, category_id=5, bbox=[1, 1, 10, 10], iscrowd=0)],
+        categories=[dict(id=1, name='cat')])))
+    with pytest.raises(DatasetError, match=r'annotations/labels.json: annotation 7 has '
+                                           r'category_id 5, which its categories do not declare'):
+        convert_to_coco(str(tmp_path))
+
+
+def test_a_single_coco_json_is_split_and_missing_images_are_counted(tmp_path):
+    for index in range(6):
+        photo(tmp_path / f'images/{index}.jpg')
+    (tmp_path / 'labels.json').write_text(json.dumps(dict(
+        images=[dict(id=i, file_name=f'{i}.jpg', width=64, height=48) for i in range(7)],
+        annotations=[dict(id=i, image_id=i, category_id=3, bbox=[1, 2, 10, 20], iscrowd=0)
+                     for i in range(7)],
+        categories=[dict(id=3, name='cat')])))
+    dataset = convert_to_coco(str(tmp_path))
+    assert len(dataset.train['images']) == 5 and len(dataset.val['images']) == 1
+    assert dataset.report.count('label_without_image') == 1  # 6.jpg is not there
+    assert dataset.val['annotations'][0]['bbox'] == [1, 2, 10, 20]
+    assert dataset.classes == ['cat']

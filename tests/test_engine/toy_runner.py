@@ -6,7 +6,7 @@ As a script, trains it in a fresh process, optionally dying halfway through a fi
 With ``best``, it evaluates after every iteration and saves each (rising) best checkpoint.
 """
 import sys
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from mmengine.evaluator import BaseMetric, Evaluator
@@ -47,7 +47,8 @@ class RisingMetric(BaseMetric):
 
 
 def build_toy_runner(work_dir: str, checkpoint: dict, max_iters: int = 3, val_interval: int = 0,
-                     name: str = 'toy') -> Runner:
+                     name: str = 'toy', custom_hooks: Sequence = (),
+                     load_from: Optional[str] = None, resume: bool = False) -> Runner:
     """A runner of ``max_iters`` iterations with the given checkpoint hook config.
 
     Args:
@@ -57,6 +58,9 @@ def build_toy_runner(work_dir: str, checkpoint: dict, max_iters: int = 3, val_in
         val_interval (int): Evaluate (with :class:`RisingMetric`) every so many iterations;
             0 for never. Default: 0.
         name (str): Experiment name, unique per runner in one process. Default: 'toy'.
+        custom_hooks (Sequence): Hooks or their configs. Default: none.
+        load_from (str, optional): Load this checkpoint. Default: None.
+        resume (bool): Resume from ``load_from``. Default: False.
     """
     def loader(sampler: str) -> dict:
         return dict(dataset=[dict(inputs=torch.ones(2))] * 4, batch_size=2,
@@ -73,6 +77,9 @@ def build_toy_runner(work_dir: str, checkpoint: dict, max_iters: int = 3, val_in
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
         default_hooks=dict(checkpoint=checkpoint),
         default_scope='mmdet',
+        custom_hooks=list(custom_hooks),
+        load_from=load_from,
+        resume=resume,
         **(val if val_interval else {}))
 
 

@@ -1,0 +1,185 @@
+"""tools/finetune.py: from a folder of labelled photos to an evaluated, exported detector in one
+command; what it refuses before it writes anything; and the plan that fits a time budget.
+
+The end-to-end runs use ../shared/data (raccoon_voc, coco_tiny_yolo, NanoDet-m's COCO weights)
+and train a few iterations; they are skipped where the data is absent.
+"""
+import json
+import re
+
+import pytest
+import torch
+
+from shufflenet_det.apis.training_plan import plan_schedule
+from shufflenet_det.utils.run_config import build_detector
+from shufflenet_det_runtime.model_info import METADATA_KEY
+from shufflenet_det_runtime.onnx_metadata import read_onnx_metadata
+from tests.shared_data import NANODET_M, SHARED_DATA, requires_shared
+from tests.test_datasets.test_coco_conversion import photo, voc_xml
+from tests.test_tools.tool_runner import REPO, run_tool
+
+RACCOON = SHARED_DATA / 'raccoon_voc'
+COCO_TINY_YOLO = SHARED_DATA / 'coco_tiny_yolo'
+NANODET_M_320 = NANODET_M / 'nanodet_m_320.ckpt'
+NANODET_CONFIG = REPO / 'configs/nanodet_shufflenetv2_lightpan_320_coco.py'
+
+
+def finetune(*args, check=True):
+    return run_tool('tools/finetune.py', *args, check=check, timeout=900)
+
+
+def error_line(result) -> str:
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: '), result.stderr[-2000:]
+    return lines[0]
+
+
+def bbox_map(output: str) -> float:
+    match = re.search(r'coco/bbox_mAP: (\d+\.\d+)', output)
+    assert match, output[-3000:]
+    return float(match.group(1))
+
+
+def small_voc(folder, images=10):
+    """``images`` photos with one box each, VOC XML beside them."""
+    for index in range(images):
+        photo(folder / f'p{index}.jpg')
+        voc_xml(folder / f'p{index}.xml', f'p{index}.jpg', (64, 48),
+                [('cat', ('5', '5', '40', '30'), False)])
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group('nanodet_m')
+@requires_shared(RACCOON, NANODET_M)
+def test_raccoon_from_nanodet_weights_to_exported_models(tmp_path):
+    """VOC data and NanoDet's .ckpt in, an ordinary config, the best checkpoint, metrics that
+    tools/test.py reproduces and models the runtime reads out; then --resume continues the run
+    and a second run into the same dir is refused."""
+    work_dir = tmp_path / 'raccoon'
+    result = finetune(RACCOON, '--work-dir', work_dir, '--from', NANODET_M_320, '--iters', '4',
+                      '--batch-size', '8', '--export', 'onnx,int8,ncnn')
+    log = result.stdout + result.stderr
+    assert 'read Pascal VOC XML: 200 images, 217 boxes of 1 class (raccoon)' in log
+    assert "ClassTransferHook: 0 of 1 classes take their scores" in log
+    assert re.search(r'BNRecalibrationHook: the statistics of 67 BatchNorm layers', log)
+    assert [path.name for path in work_dir.glob('*.py')] == ['raccoon.py']
+    assert {path.name for path in (work_dir / 'annotations').iterdir()} == {
+        'instances_train.json', 'instances_val.json'}
+    best, = work_dir.glob('best_coco_bbox_mAP_iter_*.pth')
+    metrics = json.loads((work_dir / 'metrics.json').read_text())
+    assert set(metrics['AP_per_class']) == {'raccoon'}
+    assert metrics['checkpoint'] == best.name
+    assert set(metrics['minutes']) == {'training', 'evaluation', 'export'}
+
+    # The config reruns as it is: tools/test.py scores the best checkpoint as metrics.json says.
+    test = run_tool('tools/test.py', work_dir / 'raccoon.py', best, '--work-dir',
+                    tmp_path / 'test', timeout=900)
+    assert bbox_map(test.stdout + test.stderr) == pytest.approx(metrics['bbox_mAP'], abs=1e-4)
+
+    for model in ('model.onnx', 'model_int8.onnx'):
+        description = json.loads(read_onnx_metadata(str(work_dir / model))[METADATA_KEY])
+        assert description['classes'] == ['raccoon']
+    sidecar = json.loads((work_dir / 'model.ncnn.json').read_text())
+    assert sidecar['classes'] == ['raccoon']
+    assert (work_dir / 'model.ncnn.bin').is_file()
+    assert (work_dir / 'val_detections.bbox.json').is_file()
+
+    before = {path.name: path.stat().st_mtime_ns for path in work_dir.iterdir()}
+    refused = finetune(RACCOON, '--work-dir', work_dir, '--from', NANODET_M_320, '--iters', '4',
+                       check=False)
+    assert 'already holds files' in error_line(refused)
+    assert {path.name: path.stat().st_mtime_ns for path in work_dir.iterdir()} == before
+
+    resumed = finetune('--work-dir', work_dir, '--resume')
+    assert 'resumed' in (resumed.stdout + resumed.stderr).lower()
+    assert json.loads((work_dir / 'metrics.json').read_text())['bbox_mAP'] == \
+        pytest.approx(metrics['bbox_mAP'])
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group('nanodet_m')
+@requires_shared(COCO_TINY_YOLO, NANODET_M)
+def test_yolo_layout_with_classes_from_a_checkpoint_of_this_project(tmp_path,
+                                                                   nanodet_m_checkpoint):
+    """The converted NanoDet-m checkpoint names its config; its COCO classes' scores go to the
+    classes asked for."""
+    work_dir = tmp_path / 'pets'
+    result = finetune(COCO_TINY_YOLO, '--work-dir', work_dir, '--from',
+                      nanodet_m_checkpoint('nanodet_m_320'), '--classes', 'dog,person',
+                      '--iters', '2', '--batch-size', '8')
+    log = result.stdout + result.stderr
+    assert 'detector configs/nanodet_shufflenetv2_lightpan_320_coco.py' in log
+    assert not (work_dir / 'starting_weights.pth').exists()  # loaded where it is
+    assert "ClassTransferHook: 2 of 2 classes take their scores from the checkpoint's 80 " \
+           "classes: 'dog', 'person'" in log
+    metrics = json.loads((work_dir / 'metrics.json').read_text())
+    assert list(metrics['AP_per_class']) == ['dog', 'person']
+    assert metrics['bbox_mAP'] > 0.05  # COCO's person and dog scores work from the start
+
+
+def test_without_from_says_where_nanodets_weights_are(tmp_path):
+    result = finetune(small_voc(tmp_path / 'data'), '--work-dir', tmp_path / 'run', check=False)
+    line = error_line(result)
+    assert 'https://github.com/RangiLyu/nanodet#model-zoo' in line and '--from' in line
+    assert not (tmp_path / 'run').exists()
+
+
+@pytest.mark.parametrize('make, message', [
+    (lambda folder: folder.mkdir(), 'has no data.yaml, classes.txt, COCO json or .xml files'),
+    (lambda folder: photo(folder / 'a.jpg'), 'has no data.yaml, classes.txt, COCO json or .xml'),
+    (lambda folder: voc_xml(folder / 'a.xml', 'a.jpg', (64, 48),
+                            [('cat', ('5', '5', '40', '30'), False)]), 'no labelled image'),
+])
+def test_data_that_cannot_train_is_refused_before_anything_is_written(tmp_path, make, message):
+    make(tmp_path / 'data')
+    result = finetune(tmp_path / 'data', '--work-dir', tmp_path / 'run', '--from', 'scratch',
+                      check=False)
+    assert message in error_line(result)
+    assert not (tmp_path / 'run').exists()
+
+
+def test_a_checkpoint_of_another_architecture_is_refused(tmp_path):
+    _, fcos = build_detector(str(REPO / 'configs/fcos_shufflenetv2_coco.py'))
+    checkpoint = tmp_path / 'fcos.pth'
+    torch.save(dict(state_dict=fcos.state_dict(), meta=dict()), checkpoint)
+    result = finetune(small_voc(tmp_path / 'data'), '--work-dir', tmp_path / 'run', '--from',
+                      checkpoint, '--config', NANODET_CONFIG, check=False)
+    line = error_line(result)
+    assert f'{checkpoint} is not of the architecture of {NANODET_CONFIG}' in line
+    assert 'pass the config it was trained with as --config' in line
+    assert not (tmp_path / 'run').exists()
+    unnamed = finetune(small_voc(tmp_path / 'data'), '--work-dir', tmp_path / 'run', '--from',
+                       checkpoint, check=False)
+    assert 'does not name the config it was trained with; pass it with --config' in \
+        error_line(unnamed)
+
+
+def test_a_file_that_is_no_checkpoint_is_refused(tmp_path):
+    bogus = tmp_path / 'weights.pth'
+    torch.save(dict(anything=1), bogus)
+    result = finetune(small_voc(tmp_path / 'data'), '--work-dir', tmp_path / 'run', '--from',
+                      bogus, check=False)
+    assert 'expected a NanoDet checkpoint' in error_line(result)
+    assert not (tmp_path / 'run').exists()
+
+
+def test_a_val_split_without_boxes_is_refused(tmp_path):
+    folder = small_voc(tmp_path / 'data', images=5)
+    (folder / 'p4.xml').unlink()  # the 5th image, the val split's one, has no labels
+    result = finetune(folder, '--work-dir', tmp_path / 'run', '--from', 'scratch', check=False)
+    assert 'the val split has 1 images and 0 boxes' in error_line(result)
+    assert not (tmp_path / 'run').exists()
+
+
+@pytest.mark.parametrize('seconds, iteration, image, val_images', [
+    (600, 1.0, 0.05, 40), (600, 0.3, 0.2, 500), (60, 2.0, 0.1, 40), (3600, 1.5, 0.02, 40)])
+def test_the_plan_ends_within_the_budget(seconds, iteration, image, val_images):
+    schedule = plan_schedule(seconds, iteration, image, val_images, batch_size=16)
+    evaluations = -(-schedule.iterations // schedule.val_interval)
+    planned = schedule.iterations * iteration + evaluations * (val_images * image + 2.0)
+    assert planned <= seconds
+    assert planned >= 0.85 * seconds  # and uses most of it
+    assert 1 <= evaluations <= 10
+    assert schedule.minutes == seconds / 60
