@@ -9,7 +9,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from shufflenet_det.errors import ConfigError
-from shufflenet_det.utils import CheckpointError, build_checked_model, safe_torch_load
+from shufflenet_det.utils import (CheckpointError, build_checked_model, check_weights_fit,
+                                  safe_torch_load)
 
 from .nanodet_conversion import convert_nanodet_checkpoint
 
@@ -72,19 +73,13 @@ def check_architecture(cfg: Config, checkpoint: dict, path: str, config_name: st
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     expected = build_checked_model(cfg.model, cfg.get('default_scope', 'mmdet')).state_dict()
     weights = checkpoint.get('state_dict', checkpoint)
-    optional = {k for k in expected if k.endswith('num_batches_tracked')}
-    missing = sorted(set(expected) - set(weights) - optional)
-    unexpected = sorted(set(weights) - set(expected))
-    wrong = [k for k in set(weights) & set(expected)
-             if weights[k].shape != expected[k].shape
-             and not (k.startswith(HEADS) and weights[k].shape[1:] == expected[k].shape[1:])]
-    if missing or unexpected or wrong:
-        example = (f'{wrong[0]} is {tuple(weights[wrong[0]].shape)} in the file but '
-                   f'{tuple(expected[wrong[0]].shape)} in the model' if wrong else
-                   f'keys missing: {missing[:3]}, unexpected: {unexpected[:3]}')
-        raise CheckpointError(
-            f'{path} is not of the architecture of {config_name} ({example}); pass the config '
-            'it was trained with as --config, or start from weights of this detector')
+    # A head's class rows may number otherwise: the model takes the file's shape for them.
+    expected = {key: weights[key] if key in weights and key.startswith(HEADS)
+                and weights[key].shape[1:] == value.shape[1:] else value
+                for key, value in expected.items()}
+    check_weights_fit(expected, weights, path, f'the detector of {config_name}',
+                      hint='; pass the config it was trained with as --config, or start from '
+                      'weights of this detector')
 
 
 def starting_point(source: Optional[str], config: Optional[str],

@@ -22,7 +22,7 @@ def check_weights_fit(expected: Dict[str, torch.Tensor], state_dict: Dict[str, t
         state_dict (dict): The weights.
         source (str): What the weights are, for the message.
         target (str): What the model is, for the message.
-        hint (str): Appended to the message about mismatched shapes. Default: ''.
+        hint (str): Appended to the message. Default: ''.
 
     Raises:
         CheckpointError: Naming the missing, unexpected or mismatched keys.
@@ -32,7 +32,7 @@ def check_weights_fit(expected: Dict[str, torch.Tensor], state_dict: Dict[str, t
     unexpected = sorted(set(state_dict) - set(expected))
     if missing or unexpected:
         raise CheckpointError(f'{source} does not match {target}: missing keys '
-                              f'{_first(missing)}, unexpected keys {_first(unexpected)}')
+                              f'{_first(missing)}, unexpected keys {_first(unexpected)}{hint}')
     mismatched = [(k, tuple(v.shape), tuple(expected[k].shape)) for k, v in state_dict.items()
                   if v.shape != expected[k].shape]
     if mismatched:

@@ -9,8 +9,11 @@ import re
 
 import pytest
 import torch
+from mmengine.config import Config
 
+from shufflenet_det.apis.starting_weights import check_architecture
 from shufflenet_det.apis.training_plan import plan_schedule
+from shufflenet_det.utils import CheckpointError
 from shufflenet_det.utils.run_config import build_detector
 from shufflenet_det_runtime.model_info import METADATA_KEY
 from shufflenet_det_runtime.onnx_metadata import read_onnx_metadata
@@ -147,8 +150,9 @@ def test_a_checkpoint_of_another_architecture_is_refused(tmp_path):
     result = finetune(small_voc(tmp_path / 'data'), '--work-dir', tmp_path / 'run', '--from',
                       checkpoint, '--config', NANODET_CONFIG, check=False)
     line = error_line(result)
-    assert f'{checkpoint} is not of the architecture of {NANODET_CONFIG}' in line
-    assert 'pass the config it was trained with as --config' in line
+    assert f'{checkpoint} does not match the detector of {NANODET_CONFIG}: missing keys' in line
+    assert line.endswith('; pass the config it was trained with as --config, or start from '
+                         'weights of this detector')
     assert not (tmp_path / 'run').exists()
     unnamed = finetune(small_voc(tmp_path / 'data'), '--work-dir', tmp_path / 'run', '--from',
                        checkpoint, check=False)
@@ -183,3 +187,15 @@ def test_the_plan_ends_within_the_budget(seconds, iteration, image, val_images):
     assert planned >= 0.85 * seconds  # and uses most of it
     assert 1 <= evaluations <= 10
     assert schedule.minutes == seconds / 60
+
+
+def test_a_checkpoint_of_other_classes_fits_but_not_one_of_other_layers():
+    _, model = build_detector(str(NANODET_CONFIG), dict(model=dict(bbox_head=dict(num_classes=2))))
+    weights = model.state_dict()
+    check_architecture(Config.fromfile(str(NANODET_CONFIG)), dict(state_dict=weights), 'two.pth',
+                       'nanodet')  # the heads' class rows differ (2 against 80): accepted
+    weights['neck.lateral_convs.0.conv.weight'] = torch.zeros(1)
+    with pytest.raises(CheckpointError, match=r'two.pth does not fit the detector of nanodet: 1 '
+                                              r'tensors have other shapes, e.g. neck\.lateral'):
+        check_architecture(Config.fromfile(str(NANODET_CONFIG)), dict(state_dict=weights),
+                           'two.pth', 'nanodet')
