@@ -12,9 +12,12 @@ Examples:
 """
 import argparse
 import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence
 
 import cv2
 from tqdm import tqdm
@@ -73,6 +76,23 @@ def open_window() -> None:
                           ) from error
 
 
+@contextmanager
+def ctrl_c_held() -> Iterator[None]:
+    """Hold a Ctrl-C that arrives inside the block and raise it after, so that a frame's
+    outputs and the counts printed at the end agree (outside the main thread, nothing is held)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: List[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
     """Detect in every frame of ``args.source`` and write what ``args`` asks for.
 
@@ -117,10 +137,11 @@ def run(args: argparse.Namespace) -> int:
             if args.show:
                 cv2.imshow(WINDOW, drawn)
                 stop = cv2.waitKey(1) & 0xFF in (ord('q'), 27)
-            if json_output is not None:  # a frame counts once all its output is out
-                json_output.write(json_records(frame, found))
-            done += 1
-            detections += len(found)
+            with ctrl_c_held():  # a frame counts once all its output is out
+                if json_output is not None:
+                    json_output.write(json_records(frame, found))
+                done += 1
+                detections += len(found)
             if stop or (args.max_frames and done >= args.max_frames):
                 break
     except KeyboardInterrupt:

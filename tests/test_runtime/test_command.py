@@ -16,6 +16,7 @@ from shufflenet_det.apis.onnx_export import export_onnx
 from shufflenet_det.deployment.model_description import write_sidecar
 from shufflenet_det.utils.run_config import build_detector
 from shufflenet_det_runtime import Detector, read_model_info
+from shufflenet_det_runtime.__main__ import ctrl_c_held
 from tests.runtime_runner import BOOTSTRAP, run_runtime
 from tests.test_runtime.conftest import SHAPES_CONFIG
 from tests.runtimes import requires
@@ -128,6 +129,18 @@ def test_ctrl_c_keeps_the_json_and_the_video_so_far(shapes_model, tmp_path):
     assert frames == set(range(len(frames))) and 0 < len(frames) < 3000
     assert len(frames) <= written <= len(frames) + 1  # and the frame under way when stopped
     assert f'{len(frames)} frames' in stdout
+
+
+def test_a_ctrl_c_inside_a_frames_commit_waits_for_its_end():
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with ctrl_c_held():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler has run by now
+            steps.append('json written')
+            steps.append('counted')
+    assert steps == ['json written', 'counted']
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_bad_input_stops_in_one_line(shapes_model, tmp_path):
