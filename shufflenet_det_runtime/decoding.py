@@ -1,6 +1,6 @@
 """The network's raw outputs decoded into boxes in numpy, as the config's head decodes them.
 
-Three decoders cover the heads the project exports: ``gfl`` (NanoDet-m, NanoDet-Plus: a
+Three decoders cover the heads the project exports: ``gfl`` (NanoDet-m, NanoDet-Plus, YOLOv8: a
 distribution over ``reg_max + 1`` distances per side, integrated), ``fcos`` (distances times
 the stride, centerness) and ``anchor_delta`` (RetinaNet: anchor deltas). Every step works on
 whole arrays, every level at once.
@@ -99,13 +99,15 @@ class Decoder:
         limits = np.array([width, height, width, height], np.float32)
         rescale = np.array([scale[0], scale[1], scale[0], scale[1]], np.float32)
         min_size = float(self.info.postprocess.get('min_bbox_size', -1))
+        clip = self.info.head.get('clip_border', True)
+        clip_after_nms = self.info.postprocess.get('clip', 'before_nms') == 'after_nms'
         decode = getattr(self, f'_{self.info.decoder}')
 
         def boxes_of(index: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
             boxes = decode(cells, cell[index], anchor[index],
                            np.take(priors, cell[index] * self.anchors + anchor[index], 0),
                            strides[cell[index]])
-            if self.info.head.get('clip_border', True):
+            if clip and not clip_after_nms:
                 boxes = np.clip(boxes, 0, limits)
             boxes = boxes.astype(np.float32) / rescale
             if min_size >= 0:
@@ -118,6 +120,8 @@ class Decoder:
         kept, boxes = nms_in_score_order(order, labels, boxes_of,
                                          float(self.info.postprocess['iou_threshold']),
                                          int(self.info.postprocess['max_per_img']))
+        if clip and clip_after_nms:  # YOLOv8: to the original image, after NMS
+            boxes = np.clip(boxes, 0, limits / rescale)
         return boxes, scores[kept].astype(np.float32), labels[kept].astype(np.int64)
 
     def _candidates(self, logits: Sequence[np.ndarray], first_cells: np.ndarray,

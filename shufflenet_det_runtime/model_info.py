@@ -19,7 +19,9 @@ that a mixed set is refused (``sha256``: ``model`` and ``weights``). The documen
 - ``outputs``: ``groups`` (e.g. ``cls_score``, ``bbox_pred``, ``centerness``), each given for
   every level in turn (group-major), NCHW;
 - ``postprocess``: the config's ``score_thr``, ``nms_pre`` (per level; -1: all), class-wise NMS
-  at ``iou_threshold``, ``max_per_img``, ``min_bbox_size`` (-1: none);
+  at ``iou_threshold``, ``max_per_img``, ``min_bbox_size`` (-1: none), and ``clip``: boxes are
+  clipped to the image ``before_nms`` (MMDetection's heads; the default) or ``after_nms``
+  (YOLOv8);
 - ``source``: the config's file name and the checkpoint's sha256.
 """
 import hashlib

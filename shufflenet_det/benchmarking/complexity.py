@@ -1,8 +1,8 @@
 """Measure a detector's size (parameters, multiply-adds) and its CPU latency."""
-from typing import Dict, Tuple
+from typing import Any, Dict, Tuple
 
 import torch
-from mmengine.analysis import get_model_complexity_info
+from mmengine.analysis import FlopAnalyzer
 from mmengine.structures import InstanceData
 
 from mmdet.structures import DetDataSample
@@ -10,7 +10,11 @@ from mmdet.structures import DetDataSample
 from .timing import median_and_iqr, time_interleaved
 
 
-def complexity(model: torch.nn.Module, size: Tuple[int, int]) -> Dict[str, float]:
+#: The parts of a detector whose sizes are given apart.
+PARTS = ('backbone', 'neck', 'bbox_head')
+
+
+def complexity(model: torch.nn.Module, size: Tuple[int, int]) -> Dict[str, Any]:
     """Parameters and multiply-adds (MMEngine's counter) of the network, post-processing aside.
 
     Both count what ``_forward`` (backbone, neck and head) runs: modules that only train, such
@@ -21,7 +25,10 @@ def complexity(model: torch.nn.Module, size: Tuple[int, int]) -> Dict[str, float
         size (tuple[int, int]): Input height and width.
 
     Returns:
-        dict: ``params`` and ``flops`` (multiply-adds, MMEngine's convention).
+        dict: ``params`` and ``flops`` (multiply-adds, MMEngine's convention), ``conv_flops``
+        (the convolutions' multiply-adds alone: those of the network with its BatchNorms
+        folded, which Ultralytics counts twice as GFLOPs) and ``parts``: ``params`` and
+        ``flops`` of each of the detector's backbone, neck and head.
     """
     called = []
     hooks = [m.register_forward_hook(lambda module, *_: called.append(module))
@@ -29,14 +36,26 @@ def complexity(model: torch.nn.Module, size: Tuple[int, int]) -> Dict[str, float
     forward = model.forward
     model.forward = model._forward  # backbone, neck and head: what the counter can trace
     try:
-        info = get_model_complexity_info(model, inputs=(torch.rand(1, 3, *size), ),
-                                         show_table=False, show_arch=False)
+        analyzer = FlopAnalyzer(model, inputs=(torch.rand(1, 3, *size), ))
+        analyzer.unsupported_ops_warnings(False)
+        analyzer.uncalled_modules_warnings(False)
+        analyzer.tracer_warnings('none')
+        flops = analyzer.by_module()
+        conv_flops = analyzer.by_operator().get('conv', 0)
     finally:
         model.forward = forward
         for hook in hooks:
             hook.remove()
-    params = {id(p): p.numel() for m in called for p in m.parameters(recurse=False)}
-    return dict(params=sum(params.values()), flops=info['flops'])
+    ran = {id(m) for m in called}
+
+    def params_of(module: torch.nn.Module) -> int:
+        counted = {id(p): p.numel() for m in module.modules() if id(m) in ran
+                   for p in m.parameters(recurse=False)}
+        return sum(counted.values())
+
+    parts = {name: dict(params=params_of(getattr(model, name)), flops=flops.get(name, 0))
+             for name in PARTS if hasattr(model, name)}
+    return dict(params=params_of(model), flops=flops[''], conv_flops=conv_flops, parts=parts)
 
 
 def end_to_end_batch(size: Tuple[int, int], batch_size: int = 1) -> dict:

@@ -65,8 +65,9 @@ class DeployedDetector(BaseDetector):
                 raise DeployedModelError(
                     f'the test pipeline gives {height}x{width} batches but the model was '
                     f'exported for {net_height}x{net_width}; export it with --shape')
-            # zero after normalisation is the mean: what the preprocessor pads with too
-            batch_inputs = F.pad(batch_inputs, (0, net_width - width, 0, net_height - height))
+            # with what the preprocessor pads (after normalisation: 0 is the mean)
+            batch_inputs = F.pad(batch_inputs, (0, net_width - width, 0, net_height - height),
+                                 value=float(self.data_preprocessor.pad_value))
         preprocessor = self.data_preprocessor
         images = batch_inputs * preprocessor.std + preprocessor.mean
         if self.bgr_to_rgb:

@@ -81,7 +81,9 @@ def quantize_int8(fp32_path: str, int8_path: str, calibration: CalibrationImages
     with tempfile.TemporaryDirectory(dir=Path(int8_path).resolve().parent) as workdir:
         prepared = os.path.join(workdir, 'prepared.onnx')
         quantized = os.path.join(workdir, 'int8.onnx')
-        quant_pre_process(fp32_path, prepared)
+        # auto_merge: a nearest upsampling by scale gives a batch of floor(1.0 * batch), which
+        # shape inference cannot match with the batch it is concatenated with (YOLOv8's neck)
+        quant_pre_process(fp32_path, prepared, auto_merge=True)
         widen_image_convolutions(prepared)
         quantizable = set(QDQRegistry) if int8_op_types is None else set(int8_op_types)
         op_types = sorted({node.op_type for node in onnx.load(prepared).graph.node} &

@@ -66,7 +66,7 @@ def _head(detector: nn.Module) -> Tuple[str, dict]:
         return 'anchor_delta', dict(params, means=list(coder.means), stds=list(coder.stds),
                                     wh_ratio_clip=16 / 1000, clip_border=coder.clip_border)
     raise DeployedModelError(f'the runtime has no decoder for {type(head).__name__} (it decodes '
-                             'NanoDet, NanoDet-Plus, FCOS and RetinaNet heads)')
+                             'NanoDet, NanoDet-Plus, YOLOv8, FCOS and RetinaNet heads)')
 
 
 def _postprocess(detector: nn.Module) -> dict:
@@ -75,10 +75,12 @@ def _postprocess(detector: nn.Module) -> dict:
     nms = dict(cfg.get('nms') or {})
     if nms.get('type', 'nms') != 'nms' or nms.get('class_agnostic', False):
         raise DeployedModelError(f'the runtime applies class-wise nms; the config has {nms}')
+    clip_before_nms = getattr(detector.bbox_head, 'clip_before_nms', True)
     return dict(score_thr=float(cfg.get('score_thr', 0)), nms_pre=int(cfg.get('nms_pre', -1)),
                 nms='class-wise', iou_threshold=float(nms['iou_threshold']),
                 max_per_img=int(cfg.get('max_per_img', 100)),
-                min_bbox_size=float(cfg.get('min_bbox_size', -1)))
+                min_bbox_size=float(cfg.get('min_bbox_size', -1)),
+                clip='before_nms' if clip_before_nms else 'after_nms')
 
 
 def model_description(cfg: Config, detector: nn.Module, input_size: Tuple[int, int],

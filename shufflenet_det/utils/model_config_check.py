@@ -63,7 +63,9 @@ def check_model_wiring(model: nn.Module, model_cfg: dict) -> None:
     The backbone's channels are its ``out_channels``; a backbone without them is run once on a
     64x64 dummy image (eval mode, no gradient). A neck's are its ``out_channels`` repeated
     ``num_outs`` times (as MMDetection's ``FPN`` and ``PAFPN`` and this package's necks store
-    them); a list of necks, or one without these attributes, is not compared with the heads.
+    them), or its list of ``out_channels``, one per level; a list of necks, or one without these
+    attributes, is not compared with the heads. A head's ``in_channels`` is one number for every
+    level, or a list of one per level.
 
     Args:
         model (nn.Module): The built detector, possibly wrapped (DDP, ``DetTTAModel``).
@@ -98,6 +100,11 @@ def check_model_wiring(model: nn.Module, model_cfg: dict) -> None:
         source = f'the neck: {_describe(neck_cfg)}'
     for key in ('rpn_head', 'bbox_head'):
         expected = getattr(getattr(model, key, None), 'in_channels', None)
+        if isinstance(expected, (list, tuple)) and list(expected) != produced:  # per level
+            raise ModelConfigError(
+                f'head {_type_name(model_cfg[key])} (model.{key}) in_channels {list(expected)} '
+                f'do not match {source} produces {produced}; set model.{key}.in_channels='
+                f'{produced}.')
         if isinstance(expected, int) and any(c != expected for c in produced):
             hint = (f'; set model.{key}.in_channels={produced[0]}.'
                     if len(set(produced)) == 1 else '.')
@@ -131,6 +138,8 @@ def _neck_channels(neck: nn.Module) -> Optional[List[int]]:
     channels, count = getattr(neck, 'out_channels', None), getattr(neck, 'num_outs', None)
     if isinstance(channels, int) and isinstance(count, int):
         return [channels] * count
+    if isinstance(channels, (list, tuple)) and all(isinstance(c, int) for c in channels):
+        return list(channels)  # one per level (YOLOv8PAFPN)
     return None
 
 

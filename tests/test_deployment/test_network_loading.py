@@ -26,6 +26,16 @@ def test_images_larger_than_the_exported_size_are_refused(tmp_path):
     assert torch.allclose(torch.from_numpy(padded[0, :, 50, 10]), mean)
 
 
+def test_images_are_padded_on_with_the_configs_padding(tmp_path):
+    """YOLOv8's preprocessor pads with 114 (0.447 once divided by 255), not with the mean."""
+    _, model = build_detector(str(REPO / 'configs/yolov8_shufflenetv2_320_coco.py'))
+    export_onnx(model, str(tmp_path / 'yolov8.onnx'), (64, 64))
+    deployed = DeployedDetector(load_network(str(tmp_path / 'yolov8.onnx')), model)
+    padded = deployed.network_images(torch.zeros(1, 3, 32, 64))
+    assert padded[0, :, 40:].min() == padded[0, :, 40:].max() == pytest.approx(114, abs=1e-4)
+    assert padded[0, :, :32].max() == 0
+
+
 def test_test_deployed_stops_on_a_missing_model_before_writing_anything(tmp_path):
     result = run_tool('tools/deployment/test_deployed.py', CONFIG, tmp_path / 'absent.onnx',
                       '--work-dir', tmp_path / 'work', check=False)

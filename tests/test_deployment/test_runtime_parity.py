@@ -11,7 +11,7 @@ from tests.deployed_parity import EXPORT_SIZE, assert_matches_pytorch
 from tests.runtimes import requires
 
 CONFIGS = ['nanodet_shufflenetv2_lightpan_320_coco.py', 'fcos_shufflenetv2_coco.py',
-           'nanodet-plus_shufflenetv2_ghostpan_320_coco.py']
+           'nanodet-plus_shufflenetv2_ghostpan_320_coco.py', 'yolov8_shufflenetv2_320_coco.py']
 
 
 def ncnn_model(onnx_path: Path, size) -> str:

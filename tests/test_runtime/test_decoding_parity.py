@@ -10,6 +10,7 @@ from mmengine.dataset import pseudo_collate
 
 from shufflenet_det.apis.onnx_export import export_described_onnx
 from shufflenet_det.deployment import DeployedDetector
+from shufflenet_det.models.dense_heads import YOLOv8Head
 from shufflenet_det.utils.run_config import build_detector, config_classes
 from shufflenet_det_runtime import Detector
 from shufflenet_det_runtime.network_loading import load_network
@@ -18,6 +19,13 @@ from tests.test_tools.tool_runner import REPO
 
 SIZE = 160  # the test resize of every config, small for speed
 IMAGES = [(200, 150), (150, 200), (160, 160)]  # width, height: both aspects and a square
+# Squares for the YOLOv8 config: the 300 boxes it keeps reach into the uniform padding of the
+# others, whose cells score exactly alike, and NMS keeps one of such a row by the order of
+# torch.sort, which is not stable. On the squares, two neighbouring cells of one class may
+# still score within a float32 step of each other (0.68938357 and 0.68938363 in torch, both
+# 0.6893836 in numpy): NMS keeps whichever comes first and drops the other (their IoU is 0.87),
+# and a different box follows; 3 of its 900 boxes differ so, and 1% may
+SQUARES = [(200, 200), (120, 120), (160, 160)]
 
 
 @pytest.mark.parametrize('config', [
@@ -25,11 +33,17 @@ IMAGES = [(200, 150), (150, 200), (160, 160)]  # width, height: both aspects and
     'nanodet-plus_shufflenetv2_ghostpan_320_coco.py',  # gfl, four levels, priors at i * stride
     'fcos_shufflenetv2_coco.py',  # fcos, keep_ratio, centerness, nms_pre 1000
     'retinanet_shufflenetv2_fpn_1x_coco.py',  # anchor deltas, nine anchors per cell
+    'yolov8_shufflenetv2_320_coco.py',  # gfl of 16 bins, keep_ratio, clipped after NMS
 ])
 def test_the_same_boxes_as_the_configs_own_decoding(config, tmp_path):
+    images, unmatched = (SQUARES, 0.01) if config.startswith('yolov8') else (IMAGES, 0)
     path = str(REPO / 'configs' / config)
     cfg, _ = build_detector(path)
     model = detector_with_spread_scores(path)  # score threshold 0: 100 boxes an image
+    if isinstance(model.bbox_head, YOLOv8Head):
+        # its 300 best of 32,000 untrained scores lie within 1e-6 of each other otherwise
+        for branch in model.bbox_head.cls_branches:
+            branch[-1].weight.data *= 10
     pipeline = [t for t in cfg.test_dataloader.dataset.pipeline if t['type'] != 'LoadAnnotations']
     for transform in pipeline:
         if transform['type'] == 'Resize':
@@ -43,7 +57,7 @@ def test_the_same_boxes_as_the_configs_own_decoding(config, tmp_path):
     transforms = Compose(pipeline)
 
     compared = matched = 0
-    for seed, (width, height) in enumerate(IMAGES):
+    for seed, (width, height) in enumerate(images):
         image_path = tmp_path / f'{seed}.jpg'
         image = np.random.default_rng(seed).integers(0, 256, (height, width, 3), np.uint8)
         cv2.imwrite(str(image_path), image)
@@ -59,4 +73,4 @@ def test_the_same_boxes_as_the_configs_own_decoding(config, tmp_path):
         compared += len(found)
         matched += int(same.any(1).sum())
     # every box, within 0.5 px and 1e-4 of score, with its label
-    assert matched == compared >= 100, (matched, compared)
+    assert compared >= 100 and compared - matched <= unmatched * compared, (matched, compared)

@@ -17,6 +17,7 @@ from shufflenet_det.utils import CheckpointError
 from shufflenet_det.utils.run_config import build_detector
 from shufflenet_det_runtime.model_info import METADATA_KEY
 from shufflenet_det_runtime.onnx_metadata import read_onnx_metadata
+from tests.runtime_runner import run_runtime
 from tests.shared_data import NANODET_M, SHARED_DATA, requires_shared
 from tests.test_datasets.test_coco_conversion import photo, voc_xml
 from tests.test_tools.tool_runner import REPO, run_tool
@@ -120,6 +121,24 @@ def test_yolo_layout_with_classes_from_a_checkpoint_of_this_project(tmp_path,
     metrics = json.loads((work_dir / 'metrics.json').read_text())
     assert list(metrics['AP_per_class']) == ['dog', 'person']
     assert metrics['bbox_mAP'] > 0.05  # COCO's person and dog scores work from the start
+
+
+def test_the_yolov8_style_config_trains_evaluates_and_runs_without_torch(tmp_path):
+    """--config takes the YOLOv8-style detector like the others: trained, evaluated, exported
+    (FP32 and INT8) with the description of its head, and run by the standalone runtime."""
+    work_dir = tmp_path / 'run'
+    finetune(small_voc(tmp_path / 'data'), '--work-dir', work_dir, '--from', 'scratch',
+             '--config', REPO / 'configs/yolov8_shufflenetv2_320_coco.py', '--iters', '2',
+             '--batch-size', '4', '--export', 'onnx,int8')
+    assert list(json.loads((work_dir / 'metrics.json').read_text())['AP_per_class']) == ['cat']
+    description = json.loads(read_onnx_metadata(str(work_dir / 'model.onnx'))[METADATA_KEY])
+    assert description['head']['type'] == 'YOLOv8Head' and description['head']['reg_max'] == 15
+    assert description['postprocess']['clip'] == 'after_nms'
+    for model in ('model.onnx', 'model_int8.onnx'):
+        result = run_runtime(work_dir / model, tmp_path / 'data' / 'p0.jpg', '--json',
+                             tmp_path / 'p0.json')
+        assert result.stdout.startswith('1 images, ')
+        assert json.loads((tmp_path / 'p0.json').read_text())  # an untrained head finds boxes
 
 
 def test_without_from_says_where_nanodets_weights_are(tmp_path):

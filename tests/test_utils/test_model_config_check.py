@@ -17,6 +17,7 @@ CONFIGS = Path(__file__).parents[2] / 'configs'
 FCOS = 'fcos_shufflenetv2_coco.py'
 NANODET = 'nanodet_shufflenetv2_lightpan_320_coco.py'
 RETINANET = 'retinanet_shufflenetv2_fpn_1x_coco.py'
+YOLOV8 = 'yolov8_shufflenetv2_320_coco.py'
 
 
 def model_config(config: str, **options) -> Config:
@@ -117,6 +118,17 @@ def test_head_in_channels_must_match_the_neck():
     assert message.endswith('produces [96, 96, 96, 96, 96]; set model.bbox_head.in_channels=96.')
     message = check_error(model_config(NANODET, **{'model.neck.out_channels': 64}))
     assert 'LightPAN(in_channels=[116, 232, 464], out_channels=64) produces [64, 64, 64]' in message
+
+
+def test_per_level_channels_of_yolov8s_neck_and_head_are_checked():
+    message = check_error(model_config(YOLOV8, **{'model.backbone.widen_factor': 1.5}))
+    assert message.startswith('neck YOLOv8PAFPN (model.neck) in_channels [116, 232, 464] do not')
+    message = check_error(model_config(YOLOV8, **{'model.bbox_head.in_channels': [64, 64, 64]}))
+    assert message.startswith('head YOLOv8Head (model.bbox_head) in_channels [64, 64, 64] do not '
+                              'match the neck: YOLOv8PAFPN(')
+    assert message.endswith('produces [64, 128, 256]; set model.bbox_head.in_channels='
+                            '[64, 128, 256].')
+    build_checked_model(model_config(YOLOV8))
 
 
 def test_head_without_neck_must_match_the_backbone():

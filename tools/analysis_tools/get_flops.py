@@ -1,7 +1,9 @@
 """Parameters and FLOPs of a detector config at any input size.
 
 FLOPs here are multiply-adds as MMEngine's counter reports them (convolutions, linear layers,
-BN, upsampling; post-processing excluded). NanoDet's and many papers' "FLOPs" are twice that.
+BN, upsampling; post-processing excluded), in all and for the backbone, neck and head apart.
+NanoDet's and many papers' "FLOPs" are twice that; Ultralytics' GFLOPs are twice the
+convolutions' multiply-adds (BN folded into them), printed too.
 
 Example:
     python tools/analysis_tools/get_flops.py configs/nanodet_shufflenetv2_lightpan_320_coco.py
@@ -41,7 +43,11 @@ def main() -> None:
     size = (args.shape[0], args.shape[-1]) if args.shape else input_size(cfg)
     info = complexity(model, size)
     print(f'{args.config}\ninput: {size[0]}x{size[1]}\nparams: {info["params"] / 1e6:.3f} M\n'
-          f'FLOPs (multiply-adds): {info["flops"] / 1e9:.3f} G')
+          f'FLOPs (multiply-adds): {info["flops"] / 1e9:.3f} G\n'
+          f'GFLOPs as Ultralytics counts (2 x the convolutions\' multiply-adds): '
+          f'{2 * info["conv_flops"] / 1e9:.2f}')
+    for name, part in info['parts'].items():
+        print(f'  {name}: {part["params"]:,} params, {part["flops"] / 1e9:.3f} G multiply-adds')
 
 
 if __name__ == '__main__':

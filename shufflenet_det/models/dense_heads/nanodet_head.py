@@ -39,6 +39,10 @@ class NanoDetHead(GFLHead):
         **kwargs: Passed to :class:`GFLHead` (``feat_channels``, ``reg_max``, losses, ...).
     """
 
+    #: Boxes are clipped to the image before NMS (MMDetection's and NanoDet's order); a
+    #: subclass may clip the kept boxes after NMS instead.
+    clip_before_nms = True
+
     def __init__(self,
                  num_classes: int,
                  in_channels: int,
@@ -146,16 +150,22 @@ class NanoDetHead(GFLHead):
         img_ids, locations, labels = img_ids[kept], locations[kept], labels[kept]
         distances = self.integral(distributions[img_ids, locations]) * strides[locations, None]
         bboxes = self.bbox_coder.decode(centers[locations], distances)
-        max_xy = bboxes.new_tensor([meta['img_shape'][1::-1] for meta in batch_img_metas])
-        bboxes = torch.minimum(bboxes.clamp(min=0), max_xy[img_ids].repeat(1, 2))
+        if self.clip_before_nms:
+            max_xy = bboxes.new_tensor([meta['img_shape'][1::-1] for meta in batch_img_metas])
+            bboxes = torch.minimum(bboxes.clamp(min=0), max_xy[img_ids].repeat(1, 2))
         results_list = []
         for img_id, img_meta in enumerate(batch_img_metas):
             mine = img_ids == img_id
             results = InstanceData(bboxes=bboxes[mine],
                                    scores=scores[img_id, locations[mine], labels[mine]],
                                    labels=labels[mine])
-            results_list.append(self._bbox_post_process(
-                results=results, cfg=cfg, rescale=rescale, with_nms=with_nms, img_meta=img_meta))
+            results = self._bbox_post_process(results=results, cfg=cfg, rescale=rescale,
+                                              with_nms=with_nms, img_meta=img_meta)
+            if not self.clip_before_nms:
+                height, width = img_meta['ori_shape' if rescale else 'img_shape'][:2]
+                results.bboxes[:, 0::2] = results.bboxes[:, 0::2].clamp(0, width)
+                results.bboxes[:, 1::2] = results.bboxes[:, 1::2].clamp(0, height)
+            results_list.append(results)
         return results_list
 
     @staticmethod
