@@ -69,7 +69,6 @@ def quantize_int8(fp32_path: str, int8_path: str, calibration: CalibrationImages
     from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
     from onnxruntime.quantization.registry import QDQRegistry
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     if method not in CALIBRATION_METHODS:
         raise ValueError(f'calibration method must be one of {CALIBRATION_METHODS}, '
@@ -81,9 +80,7 @@ def quantize_int8(fp32_path: str, int8_path: str, calibration: CalibrationImages
     with tempfile.TemporaryDirectory(dir=Path(int8_path).resolve().parent) as workdir:
         prepared = os.path.join(workdir, 'prepared.onnx')
         quantized = os.path.join(workdir, 'int8.onnx')
-        # auto_merge: a nearest upsampling by scale gives a batch of floor(1.0 * batch), which
-        # shape inference cannot match with the batch it is concatenated with (YOLOv8's neck)
-        quant_pre_process(fp32_path, prepared, auto_merge=True)
+        prepare_for_quantization(str(Path(fp32_path).resolve()), prepared, workdir)
         widen_image_convolutions(prepared)
         quantizable = set(QDQRegistry) if int8_op_types is None else set(int8_op_types)
         op_types = sorted({node.op_type for node in onnx.load(prepared).graph.node} &
@@ -98,6 +95,36 @@ def quantize_int8(fp32_path: str, int8_path: str, calibration: CalibrationImages
         model.metadata_props.extend(onnx.load(fp32_path, load_external_data=False).metadata_props)
         onnx.save(model, quantized)
         os.replace(quantized, int8_path)
+
+
+def prepare_for_quantization(source: str, prepared: str, workdir: str) -> None:
+    """ONNX Runtime's pre-processing of ``source`` into ``prepared`` (shape inference, graph
+    optimisation), run in ``workdir``: when shape inference fails, ONNX Runtime saves its
+    partial model into the current directory.
+
+    Shape inference merges conflicting symbolic dimensions (``auto_merge``) only where it fails
+    without, so that a graph that needs none is prepared as before. YOLOv8's neck needs it: a
+    nearest upsampling by scale gives a batch of ``floor(1.0 * batch)``, which the Concat after
+    it cannot match with ``batch``.
+
+    Args:
+        source (str): The FP32 ``.onnx`` file (an absolute path).
+        prepared (str): The file to write (an absolute path).
+        workdir (str): A scratch directory.
+    """
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    current = os.getcwd()
+    os.chdir(workdir)
+    try:
+        try:
+            quant_pre_process(source, prepared)
+        except Exception as error:  # ONNX Runtime raises a bare Exception
+            if 'Incomplete symbolic shape inference' not in str(error):
+                raise
+            quant_pre_process(source, prepared, auto_merge=True)
+    finally:
+        os.chdir(current)
 
 
 def widen_image_convolutions(path: str) -> None:

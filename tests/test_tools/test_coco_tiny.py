@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+from itertools import chain, islice
 from pathlib import Path
 
 import mmengine
@@ -103,7 +104,12 @@ def test_shipped_pipelines_load_real_coco(config):
         loader.dataset.update(data_root=f'{COCO_TINY}/',
                               ann_file=f'annotations/instances_{split}2017.json',
                               data_prefix=dict(img=f'{split}2017/'))
-        batch = next(iter(Runner.build_dataloader(loader, seed=0)))
+        batches = iter(Runner.build_dataloader(loader, seed=0))
+        batch = next(batches)
         assert len(batch['inputs']) == 2 and batch['inputs'][0].shape[0] == 3
         if split == 'train':
-            assert all(len(s.gt_instances) > 0 for s in batch['data_samples'])
+            # YOLOv8's mosaic + affine crop may leave an image without boxes, and keeps it
+            # (CachedMosaic passes its first 5 images on alone, and the crop is sized for a
+            # mosaic): most images of the first 4 batches have boxes
+            samples = [s for b in islice(chain([batch], batches), 4) for s in b['data_samples']]
+            assert sum(len(s.gt_instances) > 0 for s in samples) >= len(samples) // 2
