@@ -25,14 +25,18 @@ split = dict(data_root=data_root, ann_file='annotations/instances_{split}2017.js
 test_dataloader = dict(batch_size=8, dataset=dict(**split))
 test_evaluator = dict(ann_file=data_root + 'annotations/instances_{split}2017.json')
 '''
+# an InfiniteSampler: at each end of the data MMEngine's iteration-based loop sleeps 2 s
 FINE_TUNE = '''
 _base_ = '{base}'
 data_root = '{root}/'
 metainfo = dict(classes={classes})
 model = dict(bbox_head=dict(num_classes={num_classes}))
-train_dataloader = dict(batch_size=8, num_workers=2, dataset=dict(
-    data_root=data_root, metainfo=metainfo, ann_file='annotations/instances_train2017.json',
-    data_prefix=dict(img='train2017/'), filter_cfg=dict(filter_empty_gt=True, min_size=0)))
+train_dataloader = dict(
+    batch_size=8, num_workers=2, sampler=dict(type='InfiniteSampler'),
+    dataset=dict(data_root=data_root, metainfo=metainfo,
+                 ann_file='annotations/instances_train2017.json',
+                 data_prefix=dict(img='train2017/'),
+                 filter_cfg=dict(filter_empty_gt=True, min_size=0)))
 test_dataloader = dict(batch_size=8, dataset=dict(
     data_root=data_root, metainfo=metainfo, ann_file='annotations/instances_val2017.json',
     data_prefix=dict(img='val2017/')))

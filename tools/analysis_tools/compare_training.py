@@ -49,8 +49,10 @@ test_pipeline = [
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
 ]
+# an InfiniteSampler: at each end of the data MMEngine's iteration-based loop sleeps 2 s
 train_dataloader = dict(
     batch_size={batch_size}, num_workers={workers}, persistent_workers={persistent},
+    sampler=dict(type='InfiniteSampler'),
     dataset=dict(data_root=data_root, metainfo=metainfo,
                  ann_file='annotations/instances_train.json', data_prefix=dict(img='train/'),
                  pipeline=train_pipeline))
