@@ -7,7 +7,7 @@ import sys
 from contextlib import redirect_stdout
 from io import StringIO
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
@@ -47,13 +47,20 @@ def run_runtime(*args, check: bool = True, env: Optional[Dict[str, str]] = None,
 def runtime_map(detections: str, ann_file: str) -> float:
     """bbox mAP of the runtime's ``--json`` detections of a COCO folder, by pycocotools: each
     ``file_name`` is an image of ``ann_file``, each ``class`` a category name."""
+    truth = json.loads(Path(ann_file).read_text())
+    image_ids = {image['file_name']: image['id'] for image in truth['images']}
+    category_ids = {cat['name']: cat['id'] for cat in truth['categories']}
+    return results_map([dict(image_id=image_ids[d['file_name']],
+                             category_id=category_ids[d['class']], bbox=d['bbox'],
+                             score=d['score'])
+                        for d in json.loads(Path(detections).read_text())], ann_file)
+
+
+def results_map(results: List[dict], ann_file: str) -> float:
+    """bbox mAP of detections in COCO's results format (what ``CocoMetric`` writes to
+    ``outfile_prefix.bbox.json``), by pycocotools, unrounded."""
     with redirect_stdout(StringIO()):  # pycocotools prints as it goes
         truth = COCO(ann_file)
-        image_ids = {image['file_name']: image['id'] for image in truth.dataset['images']}
-        category_ids = {cat['name']: cat['id'] for cat in truth.dataset['categories']}
-        results = [dict(image_id=image_ids[d['file_name']], category_id=category_ids[d['class']],
-                        bbox=d['bbox'], score=d['score'])
-                   for d in json.loads(Path(detections).read_text())]
         evaluation = COCOeval(truth, truth.loadRes(results), 'bbox')
         evaluation.evaluate()
         evaluation.accumulate()
