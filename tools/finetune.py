@@ -17,6 +17,7 @@ Examples:
 import argparse
 import io
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -42,7 +43,7 @@ from shufflenet_det.deployment.model_description import write_sidecar
 from shufflenet_det.deployment.ncnn_export import onnx_to_ncnn
 from shufflenet_det.deployment.openvino_export import onnx_to_openvino
 from shufflenet_det.engine import atomic_write
-from shufflenet_det.errors import ConfigError
+from shufflenet_det.errors import ConfigError, UserError
 from shufflenet_det.utils import build_runner, find_resumable_checkpoint
 from shufflenet_det.utils.cli import exit_status
 from shufflenet_det.utils.run_config import build_detector, input_size
@@ -136,9 +137,9 @@ def write_start(work_dir: Path, start: StartingPoint) -> Optional[str]:
 
 
 def new_run(args: argparse.Namespace, work_dir: Path, started: float) -> Path:
-    """Check everything, then write the work dir: annotations, weights, the config; the run
-    is planned to end ``--minutes`` after ``started`` (``time.perf_counter()``)."""
-    check_work_dir(work_dir)
+    """Check everything, then write the work dir (which :func:`check_work_dir` passed):
+    annotations, weights, the config; the run is planned to end ``--minutes`` after ``started``
+    (``time.perf_counter()``)."""
     dataset = read_data(args.data, args.classes)
     start = starting_point(args.start, args.config, REPO / 'configs')
     print(f'starting from {start.source}, detector {start.config_name}')
@@ -175,6 +176,16 @@ def new_run(args: argparse.Namespace, work_dir: Path, started: float) -> Path:
     config(schedule).dump(str(path))
     print(f'wrote {path}: rerun it with tools/train.py, evaluate with tools/test.py')
     return path
+
+
+def empty_work_dir(work_dir: Path) -> None:
+    """Remove what a new run wrote into ``work_dir`` (all it holds: :func:`check_work_dir`
+    passed it empty), so that the same command runs again."""
+    for path in work_dir.iterdir() if work_dir.is_dir() else ():
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def resumed_run(work_dir: Path) -> Path:
@@ -276,8 +287,24 @@ def main() -> None:
     torch.set_flush_denormal(True)
     work_dir = Path(args.work_dir)
     started = time.perf_counter()
-    config = resumed_run(work_dir) if args.resume else new_run(args, work_dir, started)
-    train(config, args.resume)
+    if args.resume:
+        config = resumed_run(work_dir)
+        train(config, resume=True)
+    else:
+        check_work_dir(work_dir)  # from here on, all the dir holds is this run's
+        try:
+            config = new_run(args, work_dir, started)
+            train(config, resume=False)
+        except Exception as error:  # a config the runner refuses, say: a --cfg-options value
+            if (work_dir / 'last_checkpoint').exists():
+                raise  # a checkpoint was saved: --resume continues from it
+            empty_work_dir(work_dir)
+            if isinstance(error, UserError):
+                raise
+            message = ' '.join(str(error).split())
+            raise ConfigError(f'the run stopped before its first checkpoint ({type(error).__name__}'
+                              f': {message}); {work_dir} is left empty: fix the cause (a '
+                              '--cfg-options value?) and run the command again') from error
     minutes = dict(training=(time.perf_counter() - started) / 60)  # reading and planning too
     checkpoint = best_checkpoint(work_dir)
     started = time.perf_counter()
