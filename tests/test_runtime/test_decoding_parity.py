@@ -21,11 +21,19 @@ SIZE = 160  # the test resize of every config, small for speed
 IMAGES = [(200, 150), (150, 200), (160, 160)]  # width, height: both aspects and a square
 # Squares for the YOLOv8 config: the 300 boxes it keeps reach into the uniform padding of the
 # others, whose cells score exactly alike, and NMS keeps one of such a row by the order of
-# torch.sort, which is not stable. On the squares, two neighbouring cells of one class may
-# still score within a float32 step of each other (0.68938357 and 0.68938363 in torch, both
-# 0.6893836 in numpy): NMS keeps whichever comes first and drops the other (their IoU is 0.87),
-# and a different box follows; 3 of its 900 boxes differ so, and 1% may
-SQUARES = [(200, 200), (120, 120), (160, 160)]
+# torch.sort, which is not stable. On squares, two overlapping boxes of one class may still
+# score alike or within a float32 step of each other (0.68938357 and 0.68938363 in torch, both
+# 0.6893836 in numpy): each NMS then keeps the one it takes first and drops the other, and the
+# boxes after it may differ. So for YOLOv8 an image's list may differ from the oracle's only
+# from such a swap on (same class, scores within 1e-6, IoU above NMS's threshold), and 99% of
+# all boxes must still match: on these six squares 5 of the 1,800 boxes differ (2026-12-07).
+SQUARES = [(240, 240), (100, 100), (180, 180), (320, 320), (64, 64), (500, 500)]
+
+
+def box_iou(one: np.ndarray, other: np.ndarray) -> float:
+    sides = np.minimum(one[2:], other[2:]) - np.maximum(one[:2], other[:2])
+    inter = np.prod(np.maximum(sides, 0))
+    return float(inter / (np.prod(one[2:] - one[:2]) + np.prod(other[2:] - other[:2]) - inter))
 
 
 @pytest.mark.parametrize('config', [
@@ -55,6 +63,7 @@ def test_the_same_boxes_as_the_configs_own_decoding(config, tmp_path):
     oracle = DeployedDetector(load_network(str(onnx), threads=1), model).eval()
     runtime = Detector(str(onnx), threads=1)
     transforms = Compose(pipeline)
+    iou_threshold = cfg.model.test_cfg.nms.iou_threshold
 
     compared = matched = 0
     for seed, (width, height) in enumerate(images):
@@ -67,10 +76,17 @@ def test_the_same_boxes_as_the_configs_own_decoding(config, tmp_path):
         ref = ref.pred_instances
         found = runtime(cv2.imread(str(image_path)))
         assert len(found) == len(ref)
-        same = ((np.abs(found.boxes[:, None] - ref.bboxes.numpy()[None]).max(-1) <= 0.5)
-                & (found.labels[:, None] == ref.labels.numpy()[None])
-                & (np.abs(found.scores[:, None] - ref.scores.numpy()[None]) <= 1e-4))
+        boxes, labels, scores = ref.bboxes.numpy(), ref.labels.numpy(), ref.scores.numpy()
+        same = ((np.abs(found.boxes[:, None] - boxes[None]).max(-1) <= 0.5)
+                & (found.labels[:, None] == labels[None])
+                & (np.abs(found.scores[:, None] - scores[None]) <= 1e-4))
         compared += len(found)
         matched += int(same.any(1).sum())
+        only_found, only_ref = np.flatnonzero(~same.any(1)), np.flatnonzero(~same.any(0))
+        if unmatched and len(only_found):  # the best of each list's own: a near-tie swap
+            one, other = only_found[0], only_ref[0]
+            assert found.labels[one] == labels[other], (one, other)
+            assert abs(found.scores[one] - scores[other]) <= 1e-6, (one, other)
+            assert box_iou(found.boxes[one], boxes[other]) > iou_threshold, (one, other)
     # every box, within 0.5 px and 1e-4 of score, with its label
     assert compared >= 100 and compared - matched <= unmatched * compared, (matched, compared)
