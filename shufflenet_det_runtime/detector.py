@@ -90,4 +90,4 @@ class Detector:
     def decode(self, outputs: List[np.ndarray], prepared: NetworkInput) -> Detections:
         """Boxes in original-image pixels from the raw outputs: decoding and NMS."""
         boxes, scores, labels = self.decoder(outputs, prepared.image_shape, prepared.scale)
-        return Detections(boxes, scores, labels, [self.classes[i] for i in labels])
+        return Detections(boxes, scores, labels, [self.classes[i] for i in labels.tolist()])

@@ -31,14 +31,14 @@ SCRIPT_BOOTSTRAP = BLOCKER + "sys.argv.pop(0); runpy.run_path(sys.argv[0], run_n
 
 
 def run_runtime(*args, check: bool = True, env: Optional[Dict[str, str]] = None,
-                timeout: float = 900,
-                script: Optional[str] = None) -> subprocess.CompletedProcess:
-    """``python -m shufflenet_det_runtime ARGS...`` (or ``python SCRIPT ARGS...``) from the
-    repository root, the training house's packages blocked; with ``check``, assert it
-    succeeded."""
+                timeout: float = 900, script: Optional[str] = None,
+                cwd: Path = REPO) -> subprocess.CompletedProcess:
+    """``python -m shufflenet_det_runtime ARGS...`` (or ``python SCRIPT ARGS...``) from
+    ``cwd`` (default: the repository root), the training house's packages blocked; with
+    ``check``, assert it succeeded."""
     bootstrap = [SCRIPT_BOOTSTRAP, script] if script else [BOOTSTRAP]
     result = subprocess.run([sys.executable, '-c', *bootstrap, *map(str, args)],
-                            capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout)
+                            capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
     if check:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result

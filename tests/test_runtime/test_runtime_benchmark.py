@@ -3,6 +3,7 @@ own, the peer's network beside them, the command's memory over a video; run wher
 house cannot be imported."""
 import importlib.util
 import json
+import os
 
 import cv2
 import numpy as np
@@ -39,10 +40,11 @@ def photos(tmp_path):
 def test_steps_are_timed_per_process_with_the_peer_and_the_memory_soak(shapes_model, photos,
                                                                        tmp_path):
     out = tmp_path / 'benchmark.json'
-    result = run_runtime(shapes_model, '--images', photos, '--threads', '1', '--rounds', '2',
+    model = os.path.relpath(shapes_model, tmp_path)  # as given from the user's folder
+    result = run_runtime(model, '--images', photos, '--threads', '1', '--rounds', '2',
                          '--warmup', '1', '--peer-ncnn', NANODET_NCNN, '--soak-frames', '60',
                          '--soak-interval', '0.01', '--json', out, '--markdown',
-                         tmp_path / 'benchmark.md', script=TOOL)
+                         tmp_path / 'benchmark.md', script=REPO / TOOL, cwd=tmp_path)
     report = json.loads(out.read_text())
     ours, peer = report['rows']
     assert ours['name'] == 'shapes.onnx, 1 thread' and ours['rounds'] == 2

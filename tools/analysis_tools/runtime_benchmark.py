@@ -178,7 +178,8 @@ def soak(args: argparse.Namespace, images: List[np.ndarray], workdir: str) -> di
     warm-up."""
     video = f'{workdir}/soak.mp4'
     make_video(images, args.soak_frames, video)
-    command = [sys.executable, '-m', 'shufflenet_det_runtime', args.models[0], video,
+    model = str(Path(args.models[0]).resolve())  # the command runs in the repository
+    command = [sys.executable, '-m', 'shufflenet_det_runtime', model, video,
                '--json', f'{workdir}/soak.json', '--out', f'{workdir}/soak_out',
                '--threads', str(args.threads[0])]
     print(f'soak: {args.soak_frames} frames, {" ".join(command[1:])}', flush=True)
