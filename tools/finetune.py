@@ -279,6 +279,27 @@ def export(config: Path, checkpoint: Path, work_dir: Path, formats: List[str]) -
     return written
 
 
+def train_new_run(args: argparse.Namespace, work_dir: Path, started: float) -> Path:
+    """Check the data and the weights, write the run into ``work_dir`` and train it; a run
+    that stops before its first checkpoint leaves ``work_dir`` empty, so that the same command
+    runs again. Returns the run's config file."""
+    check_work_dir(work_dir)  # from here on, all the dir holds is this run's
+    try:
+        config = new_run(args, work_dir, started)
+        train(config, resume=False)
+    except Exception as error:  # a config the runner refuses, say: a --cfg-options value
+        if (work_dir / 'last_checkpoint').exists():
+            raise  # a checkpoint was saved: --resume continues from it
+        empty_work_dir(work_dir)
+        if isinstance(error, UserError):
+            raise
+        message = ' '.join(str(error).split())
+        raise ConfigError(f'the run stopped before its first checkpoint ({type(error).__name__}: '
+                          f'{message}); {work_dir} is left empty: fix the cause (a --cfg-options '
+                          'value?) and run the command again') from error
+    return config
+
+
 def main() -> None:
     args = parse_args()
     # Weights fine-tuned from an inference export (BatchNorms folded) carry denormal floats, on
@@ -291,20 +312,7 @@ def main() -> None:
         config = resumed_run(work_dir)
         train(config, resume=True)
     else:
-        check_work_dir(work_dir)  # from here on, all the dir holds is this run's
-        try:
-            config = new_run(args, work_dir, started)
-            train(config, resume=False)
-        except Exception as error:  # a config the runner refuses, say: a --cfg-options value
-            if (work_dir / 'last_checkpoint').exists():
-                raise  # a checkpoint was saved: --resume continues from it
-            empty_work_dir(work_dir)
-            if isinstance(error, UserError):
-                raise
-            message = ' '.join(str(error).split())
-            raise ConfigError(f'the run stopped before its first checkpoint ({type(error).__name__}'
-                              f': {message}); {work_dir} is left empty: fix the cause (a '
-                              '--cfg-options value?) and run the command again') from error
+        config = train_new_run(args, work_dir, started)
     minutes = dict(training=(time.perf_counter() - started) / 60)  # reading and planning too
     checkpoint = best_checkpoint(work_dir)
     started = time.perf_counter()

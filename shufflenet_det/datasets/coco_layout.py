@@ -61,11 +61,10 @@ def read_coco(root: Path, files: Dict[Path, dict],
     """
     report.layout = 'COCO json'
     splits = {path: _split_of(path) for path in files}
-    if not ({'train', 'val'} <= set(splits.values())):
-        splits = dict.fromkeys(files, 'all')
-        report.split = ''
-    else:
+    if {'train', 'val'} <= set(splits.values()):
         report.split = 'from the file names'
+    else:  # split later, as the other layouts without one
+        splits = dict.fromkeys(files, 'all')
     by_name = defaultdict(list)
     for path in image_files(root):
         by_name[path.name].append(path)
