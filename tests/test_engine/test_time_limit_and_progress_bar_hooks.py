@@ -73,3 +73,12 @@ def test_the_progress_bar_counts_the_iterations_and_stops_where_training_stops(t
     bar = capsys.readouterr().err.split('\r')[-1]
     assert bar.startswith(f'training:   {runner.iter * 100 // 1000}%|')
     assert f'| {runner.iter}/1000 [' in bar and 'loss=' in bar
+
+
+def test_into_a_log_the_bar_is_drawn_once_a_minute_not_each_iteration(tmp_path, capsys):
+    runner = build_toy_runner(str(tmp_path), CHECKPOINT, max_iters=1000, name='log',
+                              custom_hooks=[SlowIterations(0.05), TimeLimitHook(minutes=0.6 / 60),
+                                            ProgressBarHook()])
+    runner.train()  # ~12 iterations in 0.6 s: a bar redrawn each 0.1 s would draw ~6 times
+    drawn = capsys.readouterr().err.count('training:')
+    assert drawn <= 2, drawn  # the start and the end

@@ -1,4 +1,5 @@
 """A progress bar of the training iterations, with the rate, the ETA and the loss."""
+import sys
 from typing import Optional
 
 from mmengine.hooks import Hook
@@ -13,17 +14,23 @@ class ProgressBarHook(Hook):
     the time left and the loss. MMEngine's log lines keep coming every ``LoggerHook`` interval.
 
     A resumed run starts the bar at the iteration it resumes from; a run the ``TimeLimitHook``
-    stops closes it where it stopped.
+    stops closes it where it stopped. When stderr is a file or a pipe (a log), the bar is
+    redrawn once every ``log_interval_s`` instead of ten times a second.
+
+    Args:
+        log_interval_s (float): Seconds between redraws into a log. Default: 60.
     """
 
     priority = 'LOWEST'
 
-    def __init__(self) -> None:
+    def __init__(self, log_interval_s: float = 60) -> None:
+        self.log_interval_s = log_interval_s
         self.bar: Optional[tqdm] = None
 
     def before_train(self, runner) -> None:
+        interval = 0.1 if sys.stderr.isatty() else self.log_interval_s
         self.bar = tqdm(total=runner.max_iters, initial=runner.iter, desc='training',
-                        unit='it', dynamic_ncols=True)
+                        unit='it', dynamic_ncols=True, mininterval=interval)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         self.bar.update(1)
