@@ -10,10 +10,11 @@
 # MMDetection averages over the batch, so the same step is lr 0.64, weight decay 5e-4 / 64 and a
 # clipping norm of 10 / 64 here.
 # Differences from Ultralytics' pipeline: MMDetection's CachedMosaic (a cache of 40 recent
-# images; each loader worker passes its first 5 images on alone, and the crop sized for a
-# mosaic leaves them without boxes: 5 negatives a worker process, in 500 epochs), its additive YOLOXHSVRandomAug (Ultralytics multiplies hue, saturation and value by
-# random gains) and images padded at the bottom right (Ultralytics centres them); no warm-up of
-# the momentum (0.8 -> 0.937) or of the biases' learning rate.
+# images; each loader worker passes its first 4 images on alone, and the crop sized for a
+# mosaic leaves them without boxes: 4 negatives a worker process, in 500 epochs), its additive
+# YOLOXHSVRandomAug (Ultralytics multiplies hue, saturation and value by random gains) and
+# images padded at the bottom right (Ultralytics centres them); no warm-up of the momentum
+# (0.8 -> 0.937) or of the biases' learning rate.
 _base_ = [
     '_base_/models/yolov8_shufflenetv2.py',
     '_base_/datasets/coco_detection.py',

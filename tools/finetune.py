@@ -178,10 +178,18 @@ def new_run(args: argparse.Namespace, work_dir: Path, started: float) -> Path:
     return path
 
 
-def empty_work_dir(work_dir: Path) -> None:
-    """Remove what a new run wrote into ``work_dir`` (all it holds: :func:`check_work_dir`
-    passed it empty), so that the same command runs again."""
-    for path in work_dir.iterdir() if work_dir.is_dir() else ():
+def discard_new_run(work_dir: Path, created: bool) -> None:
+    """Remove what a new run wrote, so that the same command runs again: ``work_dir`` itself
+    when the run ``created`` it, else all it holds (:func:`check_work_dir` passed it empty).
+
+    Args:
+        work_dir (Path): The run's work dir.
+        created (bool): Whether the run made the dir.
+    """
+    if created:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        return
+    for path in work_dir.iterdir():
         if path.is_dir():
             shutil.rmtree(path)
         else:
@@ -280,23 +288,34 @@ def export(config: Path, checkpoint: Path, work_dir: Path, formats: List[str]) -
 
 
 def train_new_run(args: argparse.Namespace, work_dir: Path, started: float) -> Path:
-    """Check the data and the weights, write the run into ``work_dir`` and train it; a run
-    that stops before its first checkpoint leaves ``work_dir`` empty, so that the same command
-    runs again. Returns the run's config file."""
+    """Check the data and the weights, write the run into ``work_dir`` and train it. A run
+    that stops before its first checkpoint takes back what it wrote, so that the same command
+    runs again.
+
+    Args:
+        args (argparse.Namespace): The command's arguments.
+        work_dir (Path): The run's work dir, missing or empty.
+        started (float): ``time.perf_counter()`` when the command started (``--minutes``
+            counts from it).
+
+    Returns:
+        Path: The run's config file.
+    """
     check_work_dir(work_dir)  # from here on, all the dir holds is this run's
+    created = not work_dir.exists()
     try:
         config = new_run(args, work_dir, started)
         train(config, resume=False)
     except Exception as error:  # a config the runner refuses, say: a --cfg-options value
         if (work_dir / 'last_checkpoint').exists():
             raise  # a checkpoint was saved: --resume continues from it
-        empty_work_dir(work_dir)
+        discard_new_run(work_dir, created)
         if isinstance(error, UserError):
             raise
-        message = ' '.join(str(error).split())
+        message = ' '.join(str(error).split()) or 'no message'
         raise ConfigError(f'the run stopped before its first checkpoint ({type(error).__name__}: '
-                          f'{message}); {work_dir} is left empty: fix the cause (a --cfg-options '
-                          'value?) and run the command again') from error
+                          f'{message}); what it wrote into {work_dir} is removed: fix the cause '
+                          '(a --cfg-options value?) and run the command again') from error
     return config
 
 

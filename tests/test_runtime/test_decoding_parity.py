@@ -31,6 +31,7 @@ SQUARES = [(240, 240), (100, 100), (180, 180), (320, 320), (64, 64), (500, 500)]
 
 
 def box_iou(one: np.ndarray, other: np.ndarray) -> float:
+    """IoU of two x1, y1, x2, y2 boxes of positive area."""
     sides = np.minimum(one[2:], other[2:]) - np.maximum(one[:2], other[:2])
     inter = np.prod(np.maximum(sides, 0))
     return float(inter / (np.prod(one[2:] - one[:2]) + np.prod(other[2:] - other[:2]) - inter))
@@ -84,9 +85,10 @@ def test_the_same_boxes_as_the_configs_own_decoding(config, tmp_path):
         matched += int(same.any(1).sum())
         only_found, only_ref = np.flatnonzero(~same.any(1)), np.flatnonzero(~same.any(0))
         if unmatched and len(only_found):  # the best of each list's own: a near-tie swap
+            assert len(only_ref), f'runtime boxes {only_found}: no oracle box left to match'
             one, other = only_found[0], only_ref[0]
             assert found.labels[one] == labels[other], (one, other)
             assert abs(found.scores[one] - scores[other]) <= 1e-6, (one, other)
             assert box_iou(found.boxes[one], boxes[other]) > iou_threshold, (one, other)
-    # every box, within 0.5 px and 1e-4 of score, with its label
+    # every box (YOLOv8: 99%), within 0.5 px and 1e-4 of score, with its label
     assert compared >= 100 and compared - matched <= unmatched * compared, (matched, compared)

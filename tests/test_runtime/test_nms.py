@@ -4,14 +4,14 @@ import pytest
 import torch
 from mmcv.ops import batched_nms as mmcv_batched_nms
 
-from shufflenet_det_runtime.nms import batched_nms, overlapping_pairs
+from shufflenet_det_runtime.nms import BLOCK, batched_nms, overlapping_pairs
 
 
 @pytest.mark.parametrize('seed, count, classes, threshold', [
-    (0, 400, 4, 0.5), (1, 400, 4, 0.3), (2, 1500, 1, 0.6), (3, 3000, 80, 0.6),
-    (4, 700, 2, 0.7), (5, 300, 3, 0.0)])
+    (0, 2 * BLOCK + 50, 4, 0.5), (1, 2 * BLOCK + 50, 4, 0.3), (2, 1500, 1, 0.6),
+    (3, 3000, 80, 0.6), (4, BLOCK + 300, 2, 0.7), (5, 300, 3, 0.0)])
 def test_the_same_boxes_in_the_same_order_as_mmcv(seed, count, classes, threshold):
-    """Over several blocks of 256 (1500 boxes of one class; 3000 of 80, as NanoDet-m gives
+    """Over one block and several (1500 boxes of one class; 3000 of 80, as NanoDet-m gives
     them), with empty and duplicate boxes among them (not tied scores: MMCV's sort leaves
     their order open)."""
     rng = np.random.default_rng(seed)

@@ -188,18 +188,21 @@ def test_a_file_that_is_no_checkpoint_is_refused(tmp_path):
     assert not (tmp_path / 'run').exists()
 
 
-def test_a_run_that_stops_before_its_first_checkpoint_leaves_the_work_dir_empty(tmp_path):
+def test_a_run_that_stops_before_its_first_checkpoint_takes_back_what_it_wrote(tmp_path):
     """A --cfg-options value the runner refuses ends the run in one line, after the work dir
-    was written: the dir is emptied again, so the same command is not refused as an earlier
-    run's dir; the files of a dir that held some are never touched."""
+    was written: the dir it made is removed (an empty dir it was given is emptied again), so
+    the same command is not refused as an earlier run's dir; the files of a dir that held some
+    are never touched."""
     work_dir = tmp_path / 'run'
     args = (small_voc(tmp_path / 'data'), '--work-dir', work_dir, '--from', 'scratch', '--iters',
             '1', '--cfg-options', 'optim_wrapper.optimizer.lr=-1')
-    for _ in range(2):
+    for given_empty in (False, True):
+        if given_empty:
+            work_dir.mkdir()
         line = error_line(finetune(*args, check=False))
         assert line.startswith('error: the run stopped before its first checkpoint '
                                '(ValueError: Invalid learning rate: -1)'), line
-        assert work_dir.is_dir() and not any(work_dir.iterdir())
+        assert work_dir.is_dir() == given_empty and not any(work_dir.glob('*'))
     (work_dir / 'notes.txt').write_text('mine')
     assert 'already holds files' in error_line(finetune(*args, check=False))
     assert [path.name for path in work_dir.iterdir()] == ['notes.txt']

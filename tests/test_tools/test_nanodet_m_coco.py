@@ -149,7 +149,7 @@ def test_exported_models_score_what_tools_test_scores(tmp_path, nanodet_m_checkp
             ('OpenVINO from ONNX', onnx, 'openvino')):
         extra = ('--backend', backend) if backend else ()
         # the detections too, to score unrounded (CocoMetric prints 3 decimals)
-        prefix = tmp_path / f'deployed_{len(maps)}'
+        prefix = tmp_path / ('deployed_' + name.replace(' ', '_'))
         outfile = ('--cfg-options', f'test_evaluator.outfile_prefix={prefix}')
         result = run_tool('tools/deployment/test_deployed.py', cfg, model, *extra, *outfile,
                           *work, timeout=900)
@@ -171,8 +171,9 @@ def test_exported_models_score_what_tools_test_scores(tmp_path, nanodet_m_checkp
     for name in ('ONNX Runtime', 'ncnn', 'OpenVINO IR'):
         assert abs(runtime[name] - reference) <= 0.002, (name, runtime[name], reference)
     # INT8's figure from test_deployed.py's own detections, unrounded
-    int8_detections = json.loads((tmp_path / 'deployed_1.bbox.json').read_text())
-    int8_deployed = results_map(int8_detections, COCO_TINY / 'annotations/instances_val2017.json')
+    int8_detections = tmp_path / 'deployed_INT8_ONNX_Runtime.bbox.json'
+    int8_deployed = results_map(json.loads(int8_detections.read_text()),
+                                COCO_TINY / 'annotations/instances_val2017.json')
     print(f'INT8 unrounded: test_deployed.py {int8_deployed:.5f}, runtime '
           f'{runtime["INT8 ONNX Runtime"]:.5f}')
     assert abs(runtime['INT8 ONNX Runtime'] - int8_deployed) <= 0.002

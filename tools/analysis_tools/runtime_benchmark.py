@@ -26,6 +26,7 @@ Example:
 """
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -178,7 +179,7 @@ def soak(args: argparse.Namespace, images: List[np.ndarray], workdir: str) -> di
     warm-up."""
     video = f'{workdir}/soak.mp4'
     make_video(images, args.soak_frames, video)
-    model = str(Path(args.models[0]).resolve())  # the command runs in the repository
+    model = os.path.abspath(args.models[0])  # the command runs in the repository
     command = [sys.executable, '-m', 'shufflenet_det_runtime', model, video,
                '--json', f'{workdir}/soak.json', '--out', f'{workdir}/soak_out',
                '--threads', str(args.threads[0])]
