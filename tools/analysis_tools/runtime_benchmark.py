@@ -26,7 +26,6 @@ Example:
 """
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -42,7 +41,6 @@ from shufflenet_det_runtime import Detector, RuntimeUserError, SourceError
 from shufflenet_det_runtime.ncnn_network import NcnnNetwork
 from shufflenet_det_runtime.sources import IMAGE_SUFFIXES, read_image
 
-REPO = Path(__file__).resolve().parents[2]
 STEPS = ('decode', 'preprocess', 'network', 'postprocess', 'end_to_end')
 PEER = "NanoDet-m's own ncnn model, network alone"
 
@@ -179,13 +177,12 @@ def soak(args: argparse.Namespace, images: List[np.ndarray], workdir: str) -> di
     warm-up."""
     video = f'{workdir}/soak.mp4'
     make_video(images, args.soak_frames, video)
-    model = os.path.abspath(args.models[0])  # the command runs in the repository
-    command = [sys.executable, '-m', 'shufflenet_det_runtime', model, video,
+    command = [sys.executable, '-m', 'shufflenet_det_runtime', args.models[0], video,
                '--json', f'{workdir}/soak.json', '--out', f'{workdir}/soak_out',
                '--threads', str(args.threads[0])]
     print(f'soak: {args.soak_frames} frames, {" ".join(command[1:])}', flush=True)
     samples, peak = [], 0.0
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
     while process.poll() is None:
         memory = resident_mib(process.pid)
