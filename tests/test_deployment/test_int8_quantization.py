@@ -13,8 +13,7 @@ from shufflenet_det.apis.onnx_export import export_onnx
 from shufflenet_det.deployment import DeployedDetector
 from shufflenet_det_runtime.network_loading import load_network
 from shufflenet_det.deployment.int8_quantization import (CalibrationImages,
-                                                         calibration_batches, quantize_int8,
-                                                         widen_image_convolutions)
+                                                         calibration_batches, quantize_int8)
 from shufflenet_det.errors import ConfigError
 from shufflenet_det.utils import build_checked_model, load_config
 from tests.test_tools.tool_runner import REPO, run_tool
@@ -96,33 +95,6 @@ def test_int8_graph_is_per_channel_qdq_with_fp32_ops_left_alone(setup, tmp_path,
     image = next(calibration_batches(cfg, deployed, 1, seed=3)[1])
     for out, ref in zip(network(image), deployed.network(image)):
         assert np.abs(out - ref).max() <= 0.1 * np.abs(ref).max() + 0.5
-
-
-def test_image_convolutions_get_a_fourth_zero_channel_and_compute_the_same(tmp_path):
-    import onnxruntime
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, 2, 1), torch.nn.ReLU(),
-                                torch.nn.Conv2d(8, 8, 3, padding=1, groups=8),
-                                torch.nn.Conv2d(8, 3, 1), torch.nn.Conv2d(3, 4, 1)).eval()
-    path = str(tmp_path / 'm.onnx')
-    torch.onnx.export(model, (torch.rand(1, 3, 32, 32), ), path, input_names=['image'],
-                      dynamo=True, external_data=False)
-    image = np.random.default_rng(0).random((1, 3, 32, 32), np.float32) * 255
-
-    def run():
-        session = onnxruntime.InferenceSession(path, providers=['CPUExecutionProvider'])
-        return session.run(None, {'image': image})[0]
-
-    expected = run()
-    widen_image_convolutions(path)
-    graph = onnx.load(path).graph
-    shapes = {t.name: list(t.dims) for t in graph.initializer}
-    convs = [node for node in graph.node if node.op_type == 'Conv']
-    # the two convs reading 3 channels (the image, and a 3-channel feature map) read 4
-    assert [shapes[node.input[1]] for node in convs] == [[8, 4, 3, 3], [8, 1, 3, 3],
-                                                         [3, 8, 1, 1], [4, 4, 1, 1]]
-    assert [node.op_type for node in graph.node].count('Pad') == 2
-    np.testing.assert_allclose(run(), expected, rtol=1e-5, atol=1e-4)
 
 
 def test_the_quantized_image_convolution_reads_four_channels(setup, tmp_path):
