@@ -40,7 +40,8 @@ class Grid(NamedTuple):
     """Every level's cells one after the other, for one set of feature map sizes.
 
     Args:
-        priors (np.ndarray): (cells x anchors, 4), a cell's priors together.
+        priors (np.ndarray): (4, cells x anchors) x1, y1, x2, y2, a cell's priors
+            together.
         strides (np.ndarray): (cells, ) each cell's x stride.
         first_cells (np.ndarray): (levels + 1, ) each level's first cell, then the count.
         level_cells (list[int]): Each level's H x W.
@@ -100,7 +101,8 @@ class Decoder:
                 priors.append((shifts + base[None]).reshape(-1, 4))
                 strides.append(np.full(height * width, stride_w, np.float32))
             level_cells = [height * width for height, width in sizes]
-            self._grids[key] = Grid(np.concatenate(priors), np.concatenate(strides),
+            self._grids[key] = Grid(np.ascontiguousarray(np.concatenate(priors).T),
+                                    np.concatenate(strides),
                                     np.cumsum([0] + level_cells), level_cells)
         return self._grids[key]
 
@@ -127,8 +129,8 @@ class Decoder:
         if 'centerness' in cells:  # FCOS: NMS ranks class score x centerness
             scores = scores * sigmoid(cells['centerness'][0].take(prior // self.anchors))
         height, width = image_shape
-        limits = np.array([width, height, width, height], np.float32)
-        rescale = np.array([scale[0], scale[1], scale[0], scale[1]], np.float32)
+        limits = np.array([[width], [height], [width], [height]], np.float32)
+        rescale = np.array([[scale[0]], [scale[1]], [scale[0]], [scale[1]]], np.float32)
         clip_before_nms = self.clip and not self.clip_after_nms
         min_size = self.min_size
 
@@ -138,16 +140,15 @@ class Decoder:
                 boxes = np.minimum(np.maximum(boxes, 0), limits)
             boxes = boxes / rescale
             if min_size >= 0:
-                big = (boxes[:, 2] - boxes[:, 0] > min_size) & (boxes[:, 3] - boxes[:, 1]
-                                                                > min_size)
-                index, boxes = index[big], boxes[big]
-            return index, boxes
+                big = (boxes[2] - boxes[0] > min_size) & (boxes[3] - boxes[1] > min_size)
+                index, boxes = index[big], boxes[:, big]
+            return index, boxes.T  # (n, 4), x1 ... y2 each contiguous for NMS
 
         kept, boxes = nms_in_score_order(score_order(scores, location), labels, boxes_of,
                                          self.iou_threshold, self.max_per_img)
         if self.clip and self.clip_after_nms:  # YOLOv8: to the original image, after NMS
-            boxes = np.clip(boxes, 0, limits / rescale)
-        return boxes, scores.take(kept), labels.take(kept)
+            boxes = np.clip(boxes, 0, (limits / rescale).T)
+        return np.ascontiguousarray(boxes), scores.take(kept), labels.take(kept)
 
     def _candidates(self, logits: Sequence[np.ndarray],
                     grid: Grid) -> Tuple[np.ndarray, np.ndarray]:
@@ -179,31 +180,33 @@ class Decoder:
 
     def _gfl(self, cells: dict, prior: np.ndarray, grid: Grid) -> np.ndarray:
         """Box sides as the expectation of a softmax over ``reg_max + 1`` bins, times the
-        stride, from the prior's centre."""
+        stride, from the prior's centre; (4, n) x1, y1, x2, y2."""
         cell = prior // self.anchors
         logits = cells['bbox_pred'].take(cell, 1).reshape(4, len(self.bins), -1)  # sides, bins
         weights = np.exp(logits - logits.max(1, keepdims=True))
         distances = np.dot(self.bins, weights) / weights.sum(1) * grid.strides.take(cell)
-        corners = grid.priors.take(prior, 0)
-        centers = (corners[:, :2] + corners[:, 2:]) / 2
-        return np.concatenate([centers - distances[:2].T, centers + distances[2:].T], 1)
+        corners = grid.priors.take(prior, 1)
+        centers = (corners[:2] + corners[2:]) / 2
+        return np.concatenate([centers - distances[:2], centers + distances[2:]])
 
     def _fcos(self, cells: dict, prior: np.ndarray, grid: Grid) -> np.ndarray:
-        """Box sides in pixels from the point (the scores take the centerness before)."""
-        distances = cells['bbox_pred'].take(prior // self.anchors, 1).T
-        centers = grid.priors.take(prior, 0)[:, :2]
-        return np.concatenate([centers - distances[:, :2], centers + distances[:, 2:]], 1)
+        """Box sides in pixels from the point (the scores take the centerness before); (4, n)
+        x1, y1, x2, y2."""
+        distances = cells['bbox_pred'].take(prior // self.anchors, 1)
+        centers = grid.priors.take(prior, 1)[:2]
+        return np.concatenate([centers - distances[:2], centers + distances[2:]])
 
     def _anchor_delta(self, cells: dict, prior: np.ndarray, grid: Grid) -> np.ndarray:
-        """Centre shifts and log size ratios relative to the anchor (``DeltaXYWHBBoxCoder``)."""
+        """Centre shifts and log size ratios relative to the anchor (``DeltaXYWHBBoxCoder``);
+        (4, n) x1, y1, x2, y2."""
         head = self.info.head
         cell, anchor = np.divmod(prior, self.anchors)
-        deltas = cells['bbox_pred'].reshape(self.anchors, 4, -1)[anchor, :, cell]  # (n, 4)
-        deltas = deltas * np.float32(head['stds']) + np.float32(head['means'])
-        anchors = grid.priors.take(prior, 0)
-        centers = (anchors[:, :2] + anchors[:, 2:]) * 0.5
-        sizes = anchors[:, 2:] - anchors[:, :2]
+        deltas = cells['bbox_pred'].reshape(self.anchors, 4, -1)[anchor, :, cell].T  # (4, n)
+        deltas = deltas * np.float32(head['stds'])[:, None] + np.float32(head['means'])[:, None]
+        anchors = grid.priors.take(prior, 1)
+        centers = (anchors[:2] + anchors[2:]) * 0.5
+        sizes = anchors[2:] - anchors[:2]
         max_ratio = abs(np.log(float(head['wh_ratio_clip'])))
-        centers = centers + sizes * deltas[:, :2]
-        sizes = sizes * np.exp(np.clip(deltas[:, 2:], -max_ratio, max_ratio))
-        return np.concatenate([centers - sizes * 0.5, centers + sizes * 0.5], 1)
+        centers = centers + sizes * deltas[:2]
+        sizes = sizes * np.exp(np.clip(deltas[2:], -max_ratio, max_ratio))
+        return np.concatenate([centers - sizes * 0.5, centers + sizes * 0.5])

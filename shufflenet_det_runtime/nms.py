@@ -27,35 +27,34 @@ def overlapping_pairs(boxes: np.ndarray, labels: np.ndarray,
     Returns:
         tuple[np.ndarray, np.ndarray]: The indices i and j of each pair.
     """
-    origin = boxes[:, 0].min(initial=0)
-    span = float(boxes[:, 2].max(initial=0) - origin) + 1
+    left_edge, right_edge = boxes[:, 0].astype(np.float64), boxes[:, 2].astype(np.float64)
+    origin = left_edge.min(initial=0)
     # each class on a line of its own: boxes sorted by class, then by left edge
-    left = labels * span + (boxes[:, 0] - origin).astype(np.float64)
-    by_left = np.argsort(left, kind='stable')
-    sorted_boxes = boxes[by_left].astype(np.float64)
-    width = sorted_boxes[:, 2] - sorted_boxes[:, 0]
+    line = labels * (right_edge.max(initial=0) - origin + 1) - origin
+    left = line + left_edge
+    by_left = left.argsort(kind='stable')
     # a box overlaps enough only with the boxes of its class that start before this
-    reach = (labels[by_left] * span + sorted_boxes[:, 2] - origin
-             - max(iou_threshold - 0.01, 0) * width)
+    reach = line + right_edge - max(iou_threshold - 0.01, 0) * (right_edge - left_edge)
+    ends = left.take(by_left).searchsorted(reach.take(by_left))
     position = np.arange(len(labels))
-    ends = np.searchsorted(left[by_left], reach, 'left')
     partners = np.maximum(ends - position - 1, 0)  # the boxes after it starting before that
-    first_pair = np.cumsum(partners) - partners
-    one = np.repeat(position, partners)
-    other = one + 1 + np.arange(len(one), dtype=np.int64) - np.repeat(first_pair, partners)
-    one, other = by_left[one], by_left[other]
+    one = position.repeat(partners)
+    # the k-th pair of a box pairs it with the box k + 1 places after it
+    other = np.arange(len(one)) + (position + 1 - partners.cumsum() + partners).repeat(partners)
+    one, other = by_left.take(one), by_left.take(other)
     return np.minimum(one, other), np.maximum(one, other)
 
 
 def pair_iou(boxes: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """IoU of box ``first[k]`` with box ``second[k]`` for each k, corners x1, y1, x2, y2, as
     MMCV's ``nms`` computes it (``offset=0``: no +1 on widths); NaN where both are empty."""
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    one, other = np.take(boxes, first, 0), np.take(boxes, second, 0)  # fast row gathers
-    sides = np.minimum(one[:, 2:], other[:, 2:]) - np.maximum(one[:, :2], other[:, :2])
-    np.maximum(sides, 0, out=sides)
-    inter = sides[:, 0] * sides[:, 1]
-    return inter / (np.take(areas, first) + np.take(areas, second) - inter)
+    corners = np.ascontiguousarray(boxes.T)  # x1, y1, x2, y2 rows: contiguous gathers
+    one, other = corners.take(first, 1), corners.take(second, 1)
+    overlap = np.minimum(one[2:], other[2:]) - np.maximum(one[:2], other[:2])
+    np.maximum(overlap, 0, out=overlap)
+    inter = overlap[0] * overlap[1]
+    areas = (corners[2] - corners[0]) * (corners[3] - corners[1])
+    return inter / (areas.take(first) + areas.take(second) - inter)
 
 
 def greedy_keep(count: int, suppressor: np.ndarray, suppressed: np.ndarray) -> np.ndarray:
@@ -96,9 +95,10 @@ def nms_in_score_order(order: np.ndarray, labels: np.ndarray, boxes_of: BoxSourc
     kept, kept_boxes = np.zeros(0, np.int64), np.zeros((0, 4), np.float32)
     with np.errstate(invalid='ignore'):  # NaN IoU of two empty boxes: not suppressed
         for start in range(0, len(order), BLOCK):
-            index, boxes = boxes_of(order[start:start + BLOCK])
-            candidates = np.concatenate([kept, index])
-            boxes = np.concatenate([kept_boxes, boxes])
+            candidates, boxes = boxes_of(order[start:start + BLOCK])
+            if len(kept):
+                candidates = np.concatenate([kept, candidates])
+                boxes = np.concatenate([kept_boxes, boxes])
             first, second = overlapping_pairs(boxes, labels[candidates], iou_threshold)
             overlapping = pair_iou(boxes, first, second) > iou_threshold
             keep = greedy_keep(len(candidates), first[overlapping], second[overlapping])
