@@ -69,7 +69,7 @@ def greedy_keep(count: int, suppressor: np.ndarray, suppressed: np.ndarray) -> n
     while True:
         updated = np.ones(count, bool)
         updated[suppressed[keep[suppressor]]] = False
-        if np.array_equal(updated, keep):
+        if (updated == keep).all():
             return keep
         keep = updated
 
