@@ -3,7 +3,7 @@
 Three decoders cover the heads the project exports: ``gfl`` (NanoDet-m, NanoDet-Plus, YOLOv8: a
 distribution over ``reg_max + 1`` distances per side, integrated), ``fcos`` (distances times
 the stride, centerness) and ``anchor_delta`` (RetinaNet: anchor deltas). Every step works on
-whole arrays, every level at once.
+whole arrays: no Python loop over priors or boxes.
 """
 from typing import Dict, List, NamedTuple, Sequence, Tuple
 
@@ -29,11 +29,21 @@ def logit_below(score: float) -> float:
 
 
 def score_order(scores: np.ndarray, location: np.ndarray) -> np.ndarray:
-    """Indices that sort candidates by score, best first, ties by location: one sort of
-    int64 keys (a float32 score in [0, 1] orders as its bits do)."""
+    """Indices that sort candidates by score, best first, ties by location, with one sort
+    of int64 keys: a float32 score in [0, 1] orders as its bits do (30 bits), and the
+    location fills the bits below them.
+
+    Args:
+        scores (np.ndarray): (N, ) scores in [0, 1].
+        location (np.ndarray): (N, ) distinct integers in [0, 2 ** 33).
+
+    Returns:
+        np.ndarray: (N, ) indices, best score first.
+    """
     bits = int(location.max(initial=0)).bit_length()
-    rank = np.int64(0x3F800000) - np.asarray(scores, np.float32).view(np.int32)  # 1.0 first
-    return np.argsort((rank << bits) | location)
+    bits_of_score = np.asarray(scores, np.float32).view(np.int32).astype(np.int64)
+    rank = 0x3F800000 - bits_of_score  # 1.0 first; int64 under NumPy 1 and 2 alike
+    return np.argsort((rank << bits) | location.astype(np.int64))
 
 
 class Grid(NamedTuple):
@@ -138,7 +148,7 @@ class Decoder:
             boxes = self.decode(cells, prior.take(index), grid)
             if clip_before_nms:
                 boxes = np.minimum(np.maximum(boxes, 0), limits)
-            boxes = boxes / rescale
+            boxes = (boxes / rescale).astype(np.float32, copy=False)
             if min_size >= 0:
                 big = (boxes[2] - boxes[0] > min_size) & (boxes[3] - boxes[1] > min_size)
                 index, boxes = index[big], boxes[:, big]
@@ -148,7 +158,8 @@ class Decoder:
                                          self.iou_threshold, self.max_per_img)
         if self.clip and self.clip_after_nms:  # YOLOv8: to the original image, after NMS
             boxes = np.clip(boxes, 0, (limits / rescale).T)
-        return np.ascontiguousarray(boxes), scores.take(kept), labels.take(kept)
+        return (np.ascontiguousarray(boxes, np.float32), scores.take(kept).astype(np.float32),
+                labels.take(kept).astype(np.int64))
 
     def _candidates(self, logits: Sequence[np.ndarray],
                     grid: Grid) -> Tuple[np.ndarray, np.ndarray]:
@@ -206,7 +217,7 @@ class Decoder:
         anchors = grid.priors.take(prior, 1)
         centers = (anchors[:2] + anchors[2:]) * 0.5
         sizes = anchors[2:] - anchors[:2]
-        max_ratio = abs(np.log(float(head['wh_ratio_clip'])))
+        max_ratio = float(abs(np.log(head['wh_ratio_clip'])))  # a Python float: boxes stay float32
         centers = centers + sizes * deltas[:2]
         sizes = sizes * np.exp(np.clip(deltas[2:], -max_ratio, max_ratio))
         return np.concatenate([centers - sizes * 0.5, centers + sizes * 0.5])

@@ -3,8 +3,8 @@ from typing import Callable, Tuple
 
 import numpy as np
 
-#: Boxes decided together, in score order (NanoDet-m on coco_tiny val: ~1,100 candidates an
-#: image, 100 kept; 384 spent the least time of 256-1,024, docs/runtime.md).
+#: Boxes decided together, in score order (NanoDet-m on coco_tiny val: ~1,350 candidates an
+#: image, 100 kept; of blocks of 192-1,024 boxes, 384 spent the least time, docs/runtime.md).
 BLOCK = 384
 
 #: The boxes of the candidates ``index`` (in score order): (index, boxes) of those that take

@@ -4,24 +4,19 @@ outputs in less time in ONNX Runtime's INT8 kernels.
 Each was found with ONNX Runtime's profiler (``tools/analysis_tools/onnx_profile.py``) on
 NanoDet-m and is measured in ``docs/deployment.md``:
 
-- :func:`pool_before_leaky_relu`: a LeakyReLU followed by a max-pooling is applied after it,
-  to a quarter of the values (INT8 LeakyReLU is a table lookup per value; ReLU would be
-  fused into the convolution instead);
+- :func:`pool_before_leaky_relu`: a LeakyReLU followed by a max pooling is applied after it,
+  to the pooled values (a quarter of them after NanoDet-m's stride-2 stem pooling; INT8
+  LeakyReLU is a table lookup per value, where ReLU would be fused into the convolution);
 - :func:`widen_image_convolutions`: convolutions reading 3 channels get a fourth, zero one.
 """
-from typing import List
+from typing import Any
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
 
-def consumers(graph: onnx.GraphProto, tensor: str) -> List[onnx.NodeProto]:
-    """The nodes of ``graph`` that read ``tensor``."""
-    return [node for node in graph.node if tensor in node.input]
-
-
-def attribute(node: onnx.NodeProto, name: str, default):
+def attribute(node: onnx.NodeProto, name: str, default: Any) -> Any:
     """The value of ``node``'s attribute ``name``, or ``default``."""
     found = next((a for a in node.attribute if a.name == name), None)
     return default if found is None else helper.get_attribute_value(found)
@@ -29,8 +24,9 @@ def attribute(node: onnx.NodeProto, name: str, default):
 
 def pool_before_leaky_relu(graph: onnx.GraphProto) -> int:
     """Swap each ``LeakyRelu -> MaxPool`` pair whose LeakyReLU output only the pooling reads:
-    the maximum of non-decreasing function values is the function of the maximum (a
-    LeakyReLU with ``alpha >= 0`` is non-decreasing; MaxPool's padding is never the maximum).
+    the maximum of ``f`` over a window is ``f`` of the maximum for a non-decreasing ``f`` (a
+    LeakyReLU with ``alpha >= 0``; MaxPool's padding is never the maximum). A pooling with an
+    ``Indices`` output, or a LeakyReLU that is a graph output, is left alone.
 
     Args:
         graph (onnx.GraphProto): The graph, changed in place.
@@ -39,23 +35,27 @@ def pool_before_leaky_relu(graph: onnx.GraphProto) -> int:
         int: The number of pairs swapped.
     """
     outputs = {value.name for value in graph.output}
+    nodes = graph.node
     swapped = 0
-    for activation in list(graph.node):
-        if activation.op_type != 'LeakyRelu' or attribute(activation, 'alpha', 0.01) < 0:
-            continue
-        readers = consumers(graph, activation.output[0])
-        if (len(readers) != 1 or readers[0].op_type != 'MaxPool' or len(readers[0].output) != 1
+    for first in range(len(nodes)):
+        activation = nodes[first]
+        if (activation.op_type != 'LeakyRelu' or attribute(activation, 'alpha', 0.01) < 0
                 or activation.output[0] in outputs):
             continue
-        pool = readers[0]
+        readers = [index for index, node in enumerate(nodes)
+                   if activation.output[0] in node.input]
+        pool = nodes[readers[0]] if len(readers) == 1 else None
+        if pool is None or pool.op_type != 'MaxPool' or len(pool.output) != 1:
+            continue
         activated, pooled = activation.output[0], pool.output[0]
         pool.input[0], pool.output[0] = activation.input[0], f'{activated}_pooled_first'
         activation.input[0], activation.output[0] = pool.output[0], pooled
-        nodes = list(graph.node)  # the pooling now runs first: swap the two in the order
-        first, second = nodes.index(activation), nodes.index(pool)
-        nodes[first], nodes[second] = pool, activation
-        graph.ClearField('node')
-        graph.node.extend(nodes)
+        # the pooling now runs first: it takes the LeakyReLU's place in the order
+        pool_first, activation_second = onnx.NodeProto(), onnx.NodeProto()
+        pool_first.CopyFrom(pool)
+        activation_second.CopyFrom(activation)
+        nodes[first].CopyFrom(pool_first)
+        nodes[readers[0]].CopyFrom(activation_second)
         stale = [value for value in graph.value_info if value.name == activated]
         for value in stale:  # its shape was the one before pooling
             graph.value_info.remove(value)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
+import onnx
 from mmdet.registry import DATASETS
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
@@ -66,7 +67,6 @@ def quantize_int8(fp32_path: str, int8_path: str, calibration: CalibrationImages
         int8_op_types (Sequence[str], optional): Quantize only these op types, e.g.
             ``('Conv', )``. Default: every op type ONNX Runtime can quantize.
     """
-    import onnx
     from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
     from onnxruntime.quantization.registry import QDQRegistry

@@ -3,7 +3,9 @@ alone what they cannot rewrite exactly."""
 import numpy as np
 import onnx
 import onnxruntime
+import pytest
 import torch
+from onnx import TensorProto, helper
 
 from shufflenet_det.deployment.int8_graph_rewrites import (pool_before_leaky_relu,
                                                            rewrite_for_int8,
@@ -32,6 +34,7 @@ class TwoReaders(torch.nn.Module):
 
 
 def exported(model: torch.nn.Module, path: str, channels: int = 3) -> onnx.ModelProto:
+    """``model`` exported to ONNX at ``path`` for a (1, channels, 32, 32) image, and loaded."""
     torch.manual_seed(0)
     torch.onnx.export(model.eval(), (torch.rand(1, channels, 32, 32), ), path,
                       input_names=['image'], dynamo=True, external_data=False)
@@ -39,16 +42,19 @@ def exported(model: torch.nn.Module, path: str, channels: int = 3) -> onnx.Model
 
 
 def outputs(model: onnx.ModelProto, image: np.ndarray) -> list:
+    """The model's outputs for ``image`` (its input named ``image``) in ONNX Runtime."""
     session = onnxruntime.InferenceSession(model.SerializeToString(),
                                            providers=['CPUExecutionProvider'])
     return session.run(None, {'image': image})
 
 
 def image(channels: int = 3) -> np.ndarray:
+    """A random 0-255 float32 image, (1, channels, 32, 32)."""
     return np.random.default_rng(0).random((1, channels, 32, 32), np.float32) * 255
 
 
 def ops(model: onnx.ModelProto) -> list:
+    """The graph's op types in order."""
     return [node.op_type for node in model.graph.node]
 
 
@@ -63,6 +69,42 @@ def test_the_pooling_runs_before_the_leaky_relu_and_computes_the_same(tmp_path):
     assert ops(model) == ['Conv', 'MaxPool', 'LeakyRelu', 'Conv']
     onnx.checker.check_model(model, full_check=True)
     np.testing.assert_allclose(outputs(model, image())[0], expected[0], rtol=1e-6, atol=1e-5)
+
+
+def chain(alphas: list, indices: bool = False) -> onnx.ModelProto:
+    """A graph of ``LeakyRelu -> MaxPool`` pairs one after the other (3x3, stride 2, pad 1), one
+    pair per alpha; with ``indices`` the last pooling also gives its ``Indices`` output."""
+    nodes, tensor = [], 'image'
+    for pair, alpha in enumerate(alphas):
+        last = pair == len(alphas) - 1
+        nodes += [helper.make_node('LeakyRelu', [tensor], [f'act{pair}'], alpha=alpha),
+                  helper.make_node('MaxPool', [f'act{pair}'],
+                                   [f'pool{pair}'] + (['where'] if last and indices else []),
+                                   kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])]
+        tensor = f'pool{pair}'
+    pooled = [1, 3, 32 >> len(alphas), 32 >> len(alphas)]
+    graph = helper.make_graph(
+        nodes, 'chain', [helper.make_tensor_value_info('image', TensorProto.FLOAT,
+                                                       [1, 3, 32, 32])],
+        [helper.make_tensor_value_info(tensor, TensorProto.FLOAT, pooled)] +
+        ([helper.make_tensor_value_info('where', TensorProto.INT64, pooled)] if indices else []))
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
+
+
+def test_every_pair_of_a_graph_is_swapped():
+    model = chain([0.1, 0.2])
+    expected = outputs(model, image() - 128)
+    assert pool_before_leaky_relu(model.graph) == 2
+    assert ops(model) == ['MaxPool', 'LeakyRelu', 'MaxPool', 'LeakyRelu']
+    onnx.checker.check_model(model, full_check=True)
+    np.testing.assert_array_equal(outputs(model, image() - 128)[0], expected[0])
+
+
+@pytest.mark.parametrize('model', [chain([-0.1]), chain([0.1], indices=True)],
+                         ids=['negative alpha', 'pooling indices'])
+def test_a_pair_that_cannot_be_swapped_exactly_stays(model):
+    assert pool_before_leaky_relu(model.graph) == 0
+    assert ops(model) == ['LeakyRelu', 'MaxPool']
 
 
 def test_a_leaky_relu_read_by_more_than_the_pooling_stays(tmp_path):

@@ -77,6 +77,8 @@ def test_the_same_boxes_as_the_configs_own_decoding(config, tmp_path):
         ref = ref.pred_instances
         found = runtime(cv2.imread(str(image_path)))
         assert len(found) == len(ref)
+        assert (found.boxes.dtype, found.scores.dtype, found.labels.dtype) == (
+            np.float32, np.float32, np.int64) and found.boxes.flags['C_CONTIGUOUS']
         boxes, labels, scores = ref.bboxes.numpy(), ref.labels.numpy(), ref.scores.numpy()
         same = ((np.abs(found.boxes[:, None] - boxes[None]).max(-1) <= 0.5)
                 & (found.labels[:, None] == labels[None])

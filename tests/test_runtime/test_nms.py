@@ -4,6 +4,7 @@ import pytest
 import torch
 from mmcv.ops import batched_nms as mmcv_batched_nms
 
+from shufflenet_det_runtime.decoding import score_order
 from shufflenet_det_runtime.nms import BLOCK, batched_nms, overlapping_pairs
 
 
@@ -67,3 +68,12 @@ def iou_by_definition(one: np.ndarray, other: np.ndarray) -> np.ndarray:
 def test_no_box_gives_no_index():
     assert batched_nms(np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
                        np.zeros(0, np.int64), 0.6).tolist() == []
+
+
+def test_score_order_is_best_first_and_ties_by_location():
+    rng = np.random.default_rng(0)
+    location = rng.choice(10 ** 6, 5000, replace=False)  # 20 bits below the scores' 30
+    scores = rng.choice(np.float32([0, 0.05, 0.3, 0.5, 0.99, 1]), 5000)  # many ties
+    expected = np.lexsort((location, -scores))
+    assert score_order(scores, location).tolist() == expected.tolist()
+    assert score_order(scores, location.astype(np.int32)).tolist() == expected.tolist()
