@@ -20,6 +20,7 @@ import json
 import shutil
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -287,6 +288,13 @@ def export(config: Path, checkpoint: Path, work_dir: Path, formats: List[str]) -
     return written
 
 
+def raised_at(error: BaseException) -> str:
+    """Where ``error`` was raised: the innermost frame's folder, file and line, e.g.
+    ``optim/adamw.py:54``, so that one line still points at the code."""
+    frame = traceback.extract_tb(error.__traceback__)[-1]
+    return f'{Path(*Path(frame.filename).parts[-2:])}:{frame.lineno}'
+
+
 def train_new_run(args: argparse.Namespace, work_dir: Path, started: float) -> Path:
     """Check the data and the weights, write the run into ``work_dir`` and train it. A run
     that stops before its first checkpoint takes back what it wrote, so that the same command
@@ -313,9 +321,10 @@ def train_new_run(args: argparse.Namespace, work_dir: Path, started: float) -> P
         if isinstance(error, UserError):
             raise
         message = ' '.join(str(error).split()) or 'no message'
-        raise ConfigError(f'the run stopped before its first checkpoint ({type(error).__name__}: '
-                          f'{message}); what it wrote into {work_dir} is removed: fix the cause '
-                          '(a --cfg-options value?) and run the command again') from error
+        raise ConfigError(f'the run stopped before its first checkpoint ({type(error).__name__} '
+                          f'at {raised_at(error)}: {message}); what it wrote into {work_dir} is '
+                          'removed: fix the cause (a --cfg-options value?) and run the command '
+                          'again') from error
     return config
 
 

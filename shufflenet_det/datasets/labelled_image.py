@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-IMAGE_SUFFIXES = ('.bmp', '.jpeg', '.jpg', '.png', '.tif', '.tiff', '.webp')
+from shufflenet_det_runtime.sources import IMAGE_SUFFIXES  # the images the runtime reads
 
 
 @dataclass

@@ -200,8 +200,8 @@ def test_a_run_that_stops_before_its_first_checkpoint_takes_back_what_it_wrote(t
         if given_empty:
             work_dir.mkdir()
         line = error_line(finetune(*args, check=False))
-        assert line.startswith('error: the run stopped before its first checkpoint '
-                               '(ValueError: Invalid learning rate: -1)'), line
+        assert re.match(r'error: the run stopped before its first checkpoint \(ValueError at '
+                        r'\w+/\w+\.py:\d+: Invalid learning rate: -1\)', line), line
         assert work_dir.is_dir() == given_empty and not any(work_dir.glob('*'))
     (work_dir / 'notes.txt').write_text('mine')
     assert 'already holds files' in error_line(finetune(*args, check=False))

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Optional, Sequence
 
-from shufflenet_det.datasets.labelled_image import IMAGE_SUFFIXES
+from shufflenet_det_runtime.sources import IMAGE_SUFFIXES
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
