@@ -43,7 +43,7 @@ def score_order(scores: np.ndarray, location: np.ndarray) -> np.ndarray:
     bits = int(location.max(initial=0)).bit_length()
     bits_of_score = np.asarray(scores, np.float32).view(np.int32).astype(np.int64)
     rank = 0x3F800000 - bits_of_score  # 1.0 first; int64 under NumPy 1 and 2 alike
-    return np.argsort((rank << bits) | location.astype(np.int64))
+    return np.argsort((rank << bits) | location.astype(np.int64, copy=False))
 
 
 class Grid(NamedTuple):

@@ -97,7 +97,7 @@ def test_int8_graph_is_per_channel_qdq_with_fp32_ops_left_alone(setup, tmp_path,
         assert np.abs(out - ref).max() <= 0.1 * np.abs(ref).max() + 0.5
 
 
-def test_the_quantized_image_convolution_reads_four_channels(setup, tmp_path):
+def test_the_quantized_graph_is_rewritten_first(setup, tmp_path):
     cfg, deployed, fp32 = setup
     int8 = str(tmp_path / 'int8.onnx')
     quantize_int8(fp32, int8, CalibrationImages(deployed.network.input_name,
@@ -106,6 +106,9 @@ def test_the_quantized_image_convolution_reads_four_channels(setup, tmp_path):
     initializers = {t.name: t for t in graph.initializer}
     first = next(node for node in graph.node if node.op_type == 'Conv')
     assert list(initializers[producer[first.input[1]].input[0]].dims) == [32, 4, 3, 3]
+    # and the stem's LeakyReLU runs after its max pooling (int8_graph_rewrites)
+    ops = [node.op_type for node in graph.node if node.op_type in ('LeakyRelu', 'MaxPool')]
+    assert ops[:2] == ['MaxPool', 'LeakyRelu'], ops[:2]
 
 
 def test_an_interrupted_quantization_leaves_the_existing_model_as_it_was(setup, tmp_path):
