@@ -4,10 +4,11 @@ detector sees them: real images, batch 1, one process per measurement.
 Speed: every MODEL (a described ``.onnx``, its INT8 ``.onnx``, an OpenVINO ``.xml``, an ncnn
 ``.param``) at every ``--threads`` count is a contender. Each round runs every contender once,
 each in a process of its own, the order rotated from round to round, so that machine noise
-hits all alike. In its process a contender decodes every image of ``--images`` (JPEG decoding,
-reported apart), runs ``--warmup`` of them untimed, then times each image's three steps as
-``Detector`` runs them: preprocessing (resize, pad), the network, post-processing (decoding,
-NMS). End to end is their sum per image. A contender's figure is the median over rounds of
+hits all alike. In its process a contender runs the first ``--warmup`` images of ``--images``
+untimed, then takes every image as the command takes a folder's: it decodes the file (JPEG
+decoding, reported apart) and times the image's three steps right after, as ``Detector`` runs
+them: preprocessing (resize, pad), the network, post-processing (decoding, NMS). End to end is
+their sum per image. A contender's figure is the median over rounds of
 its per-round medians; the spread is the range over rounds. ``--peer-ncnn`` adds NanoDet-m's
 own ncnn model as a contender, its network alone (normalising with ncnn as NanoDet's demos do,
 with the first model's mean and std, on the first model's preprocessed images).
@@ -49,25 +50,32 @@ def milliseconds(start: float) -> float:
     return (time.perf_counter() - start) * 1e3
 
 
-def read_images(folder: str) -> Tuple[List[np.ndarray], List[float]]:
-    """The readable images under ``folder`` in sorted order, and each file's decoding time
-    in ms (unreadable files included)."""
-    images, decode = [], []
-    for path in sorted(p for p in Path(folder).rglob('*') if p.suffix.lower() in IMAGE_SUFFIXES):
-        start = time.perf_counter()
-        image = read_image(str(path))
-        decode.append(milliseconds(start))
-        if image is not None:
-            images.append(image)
+def image_paths(folder: str) -> List[str]:
+    """The image files under ``folder``, in sorted order."""
+    return [str(path) for path in sorted(Path(folder).rglob('*'))
+            if path.suffix.lower() in IMAGE_SUFFIXES]
+
+
+def read_images(folder: str) -> List[np.ndarray]:
+    """The readable images under ``folder``, in sorted order."""
+    images = [image for image in map(read_image, image_paths(folder)) if image is not None]
     if not images:
         raise SourceError(f'no readable images in {folder}')
-    return images, decode
+    return images
 
 
-def time_steps(detector: Detector, images: List[np.ndarray]) -> Dict[str, List[float]]:
-    """Per image: preprocessing, network, post-processing and their sum, in ms."""
-    times: Dict[str, List[float]] = {step: [] for step in STEPS[1:]}
-    for image in images:
+def time_steps(detector: Detector, paths: List[str]) -> Dict[str, List[float]]:
+    """Per file: its decoding (unreadable files included), then, for an image, its
+    preprocessing, network, post-processing and the sum of these three, in ms. Each image is
+    decoded just before its steps, as the command decodes a folder's: in the cache, not read
+    back from memory."""
+    times: Dict[str, List[float]] = {step: [] for step in STEPS}
+    for path in paths:
+        start = time.perf_counter()
+        image = read_image(path)
+        times['decode'].append(milliseconds(start))
+        if image is None:
+            continue
         start = time.perf_counter()
         prepared = detector.prepare(image)
         times['preprocess'].append(milliseconds(start))
@@ -85,12 +93,12 @@ def worker(spec: dict) -> dict:
     """One contender in this process: ``spec`` names the model, threads, images and warm-up
     (and ``peer``: an ncnn model timed as the network alone)."""
     cv2.setNumThreads(spec['threads'])
-    images, decode = read_images(spec['images'])
+    images = read_images(spec['images'])
     detector = Detector(spec['model'], spec['threads'])
     for image in images[:spec['warmup']]:
         detector(image)
     if not spec.get('peer'):
-        return dict(decode=decode, **time_steps(detector, images))
+        return time_steps(detector, image_paths(spec['images']))
     description = detector.info.document['input']
     peer = NcnnNetwork(spec['peer'], spec['threads'], (description['mean'], description['std']))
     blobs = [detector.prepare(image).blob for image in images]
@@ -264,7 +272,7 @@ def main() -> None:
         print(json.dumps(worker(json.loads(sys.argv[2]))))
         return
     args = parse_args()
-    images, _ = read_images(args.images)
+    images = read_images(args.images)
     args.image_count = len(images)
     for model in args.models:  # a missing or undescribed model stops it before any timing
         Detector(model)
