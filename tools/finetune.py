@@ -21,8 +21,9 @@ import shutil
 import sys
 import time
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence
 
 import torch
 from mmengine.config import Config, DictAction
@@ -45,7 +46,7 @@ from shufflenet_det.deployment.ncnn_export import onnx_to_ncnn
 from shufflenet_det.deployment.openvino_export import onnx_to_openvino
 from shufflenet_det.engine import atomic_write
 from shufflenet_det.errors import ConfigError, UserError
-from shufflenet_det.utils import build_runner, find_resumable_checkpoint
+from shufflenet_det.utils import build_runner, find_resumable_checkpoint, stop_data_workers
 from shufflenet_det.utils.cli import exit_status
 from shufflenet_det.utils.run_config import build_detector, input_size
 from shufflenet_det_runtime.model_info import METADATA_KEY
@@ -164,15 +165,17 @@ def new_run(args: argparse.Namespace, work_dir: Path, started: float) -> Path:
     else:
         minutes = args.minutes or DEFAULT_MINUTES
         print('timing a few training iterations to plan the run ...')
-        iteration_seconds, image_seconds = measure_speed(config(
+        iteration_seconds, image_seconds, setup_seconds = measure_speed(config(
             Schedule(PROBE_ITERATIONS, PROBE_ITERATIONS, batch_size)))
-        seconds = minutes * 60 - (time.perf_counter() - started)
+        # the time limit counts from the first iteration: the run's start comes off first
+        seconds = minutes * 60 - (time.perf_counter() - started) - setup_seconds
         schedule = plan_schedule(seconds, iteration_seconds, image_seconds, val_images,
                                  batch_size)
-        print(f'{iteration_seconds:.2f} s an iteration of {batch_size} images, '
-              f'{image_seconds * val_images:.1f} s an evaluation: {schedule.iterations} '
-              f'iterations ({schedule.iterations * batch_size / len(dataset.train["images"]):.0f}'
-              f' epochs), evaluated every {schedule.val_interval}')
+        print(f'{setup_seconds:.0f} s to start, {iteration_seconds:.2f} s an iteration of '
+              f'{batch_size} images, {image_seconds * val_images:.1f} s an evaluation: '
+              f'{schedule.iterations} iterations '
+              f'({schedule.iterations * batch_size / len(dataset.train["images"]):.0f} epochs), '
+              f'evaluated every {schedule.val_interval}')
     path = work_dir / f'{work_dir.resolve().name}.py'
     config(schedule).dump(str(path))
     print(f'wrote {path}: rerun it with tools/train.py, evaluate with tools/test.py')
@@ -217,13 +220,18 @@ def best_checkpoint(work_dir: Path) -> Path:
     return Path(latest)
 
 
-def runner_of(cfg: Config, config: Path) -> Runner:
+@contextmanager
+def runner_of(cfg: Config, config: Path) -> Iterator[Runner]:
     """The runner of ``cfg``, read from ``config``; the file stays as written (MMEngine's
-    runner dumps the config it runs, with any change made here, into the work dir)."""
+    runner dumps the config it runs, with any change made here, into the work dir). Its data
+    loaders' workers stop when the ``with`` block ends (:func:`stop_data_workers`)."""
     text = config.read_text()
     runner = build_runner(cfg)
     config.write_text(text)
-    return runner
+    try:
+        yield runner
+    finally:
+        stop_data_workers(runner)
 
 
 def train(config: Path, resume: bool) -> None:
@@ -236,7 +244,8 @@ def train(config: Path, resume: bool) -> None:
                               '(the run stopped before its first); remove the folder and start '
                               'again')
         cfg.resume, cfg.load_from = True, checkpoint
-    runner_of(cfg, config).train()
+    with runner_of(cfg, config) as runner:
+        runner.train()
 
 
 def evaluate(config: Path, checkpoint: Path) -> Dict[str, float]:
@@ -247,7 +256,8 @@ def evaluate(config: Path, checkpoint: Path) -> Dict[str, float]:
     cfg.test_evaluator.outfile_prefix = str(Path(cfg.work_dir) / 'val_detections')
     cfg.custom_hooks = [hook for hook in cfg.get('custom_hooks', [])
                         if hook['type'] in ('EMAHook', 'ClassTransferHook')]
-    return runner_of(cfg, config).test()
+    with runner_of(cfg, config) as runner:
+        return runner.test()
 
 
 def metrics_record(metrics: Dict[str, float], classes: List[str], checkpoint: Path,

@@ -8,7 +8,7 @@ from typing import Tuple
 import numpy as np
 from mmengine.config import Config
 
-from shufflenet_det.utils import build_runner
+from shufflenet_det.utils import build_runner, stop_data_workers
 
 from .finetune_config import Schedule
 
@@ -22,8 +22,8 @@ EVALUATION_OVERHEAD_S = 2.0  # COCO's evaluator and the loader's start, per eval
 MARGIN = 0.93  # of the time left, planned for training; the rest absorbs this machine's noise
 
 
-def measure_speed(cfg: Config) -> Tuple[float, float]:
-    """Time ``cfg``'s training iterations and its validation on this machine.
+def measure_speed(cfg: Config) -> Tuple[float, float, float]:
+    """Time ``cfg``'s training iterations, its validation and its start on this machine.
 
     The run itself is started in a temporary work dir, with its runner, hooks, data and
     starting weights, for ``PROBE_ITERATIONS`` iterations (the last ``TIMED_ITERATIONS``
@@ -33,7 +33,9 @@ def measure_speed(cfg: Config) -> Tuple[float, float]:
         cfg (Config): The run's config.
 
     Returns:
-        tuple[float, float]: Seconds per training iteration and per validation image.
+        tuple[float, float, float]: Seconds per training iteration, per validation image, and
+        of the start before the first iteration (building the runner, loading the weights,
+        the hooks' set-up such as BatchNorm recalibration), which the run pays again.
     """
     probe = cfg.copy()
     probe.train_cfg = dict(type='IterBasedTrainLoop', max_iters=PROBE_ITERATIONS,
@@ -47,15 +49,20 @@ def measure_speed(cfg: Config) -> Tuple[float, float]:
         probe.val_dataloader.dataset, indices=PROBE_VAL_IMAGES))
     with tempfile.TemporaryDirectory(prefix='shufflenet_det_probe_') as work_dir:
         probe.work_dir = work_dir
+        started = time.perf_counter()
         runner = build_runner(probe)
-        runner.train()
-        times = runner.message_hub.get_scalar('train/time').data[0]
-        iteration_seconds = float(np.mean(times[-TIMED_ITERATIONS:]))
-        images = len(runner.val_loop.dataloader.dataset)
-        start = time.perf_counter()
-        runner.val_loop.run()
-        image_seconds = (time.perf_counter() - start) / images
-    return iteration_seconds, image_seconds
+        try:
+            runner.train()
+            times = runner.message_hub.get_scalar('train/time').data[0]
+            setup_seconds = time.perf_counter() - started - float(np.sum(times))
+            iteration_seconds = float(np.mean(times[-TIMED_ITERATIONS:]))
+            images = len(runner.val_loop.dataloader.dataset)
+            start = time.perf_counter()
+            runner.val_loop.run()
+            image_seconds = (time.perf_counter() - start) / images
+        finally:
+            stop_data_workers(runner)  # not left to the garbage collector, inside the run
+    return iteration_seconds, image_seconds, setup_seconds
 
 
 def plan_schedule(seconds: float, iteration_seconds: float, image_seconds: float,

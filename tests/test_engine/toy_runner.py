@@ -48,7 +48,8 @@ class RisingMetric(BaseMetric):
 
 def build_toy_runner(work_dir: str, checkpoint: dict, max_iters: int = 3, val_interval: int = 0,
                      name: str = 'toy', custom_hooks: Sequence = (),
-                     load_from: Optional[str] = None, resume: bool = False) -> Runner:
+                     load_from: Optional[str] = None, resume: bool = False,
+                     workers: int = 0) -> Runner:
     """A runner of ``max_iters`` iterations with the given checkpoint hook config.
 
     Args:
@@ -61,10 +62,12 @@ def build_toy_runner(work_dir: str, checkpoint: dict, max_iters: int = 3, val_in
         custom_hooks (Sequence): Hooks or their configs. Default: none.
         load_from (str, optional): Load this checkpoint. Default: None.
         resume (bool): Resume from ``load_from``. Default: False.
+        workers (int): Worker processes of each data loader (persistent). Default: 0.
     """
     def loader(sampler: str) -> dict:
         return dict(dataset=[dict(inputs=torch.ones(2))] * 4, batch_size=2,
-                    sampler=dict(type=sampler, shuffle=False))
+                    sampler=dict(type=sampler, shuffle=False), num_workers=workers,
+                    persistent_workers=workers > 0)
 
     val = dict(val_dataloader=loader('DefaultSampler'), val_cfg=dict(),
                val_evaluator=Evaluator(RisingMetric()))
