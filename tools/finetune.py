@@ -168,7 +168,12 @@ def new_run(args: argparse.Namespace, work_dir: Path, started: float) -> Path:
         iteration_seconds, image_seconds, setup_seconds = measure_speed(config(
             Schedule(PROBE_ITERATIONS, PROBE_ITERATIONS, batch_size)))
         # the time limit counts from the first iteration: the run's start comes off first
-        seconds = minutes * 60 - (time.perf_counter() - started) - setup_seconds
+        spent = time.perf_counter() - started
+        seconds = minutes * 60 - spent - setup_seconds
+        if seconds <= 0:
+            raise ConfigError(f'--minutes {minutes:g} is spent before training starts: reading '
+                              f'the data and timing the run took {spent:.0f} s, starting it '
+                              f'takes {setup_seconds:.0f} s more; give it more minutes')
         schedule = plan_schedule(seconds, iteration_seconds, image_seconds, val_images,
                                  batch_size)
         print(f'{setup_seconds:.0f} s to start, {iteration_seconds:.2f} s an iteration of '

@@ -216,6 +216,17 @@ def test_a_val_split_without_boxes_is_refused(tmp_path):
     assert not (tmp_path / 'run').exists()
 
 
+def test_a_budget_spent_before_training_starts_is_refused(tmp_path):
+    result = finetune(small_voc(tmp_path / 'data'), '--work-dir', tmp_path / 'run', '--from',
+                      'scratch', '--minutes', '0.01', check=False)
+    *probe, line = result.stderr.strip().splitlines()  # the probe's progress bar, then the error
+    assert result.returncode != 0 and not any('Warning' in text for text in probe)
+    assert re.match(r'error: --minutes 0.01 is spent before training starts: reading the data '
+                    r'and timing the run took \d+ s, starting it takes \d+ s more; give it more '
+                    r'minutes$', line)
+    assert not (tmp_path / 'run').exists()
+
+
 @pytest.mark.parametrize('seconds, iteration, image, val_images', [
     (600, 1.0, 0.05, 40), (600, 0.3, 0.2, 500), (60, 2.0, 0.1, 40), (3600, 1.5, 0.02, 40)])
 def test_the_plan_ends_within_the_budget(seconds, iteration, image, val_images):

@@ -8,10 +8,10 @@ hits all alike. In its process a contender runs the first ``--warmup`` images of
 untimed, then takes every image as the command takes a folder's: it decodes the file (JPEG
 decoding, reported apart) and times the image's three steps right after, as ``Detector`` runs
 them: preprocessing (resize, pad), the network, post-processing (decoding, NMS). End to end is
-their sum per image. A contender's figure is the median over rounds of
-its per-round medians; the spread is the range over rounds. ``--peer-ncnn`` adds NanoDet-m's
-own ncnn model as a contender, its network alone (normalising with ncnn as NanoDet's demos do,
-with the first model's mean and std, on the first model's preprocessed images).
+their sum per image. A contender's figure is the median over rounds of its per-round medians;
+the spread is the range over rounds. ``--peer-ncnn`` adds NanoDet-m's own ncnn model as a
+contender, its network alone (normalising with ncnn as NanoDet's demos do, with the first
+model's mean and std, on the first model's preprocessed images).
 
 Memory (``--soak-frames N``): ``python -m shufflenet_det_runtime`` with the first model on a
 video of N frames made from the images (``--json`` and a drawn ``--out`` video, as a camera
@@ -93,12 +93,14 @@ def worker(spec: dict) -> dict:
     """One contender in this process: ``spec`` names the model, threads, images and warm-up
     (and ``peer``: an ncnn model timed as the network alone)."""
     cv2.setNumThreads(spec['threads'])
-    images = read_images(spec['images'])
     detector = Detector(spec['model'], spec['threads'])
-    for image in images[:spec['warmup']]:
-        detector(image)
+    paths = image_paths(spec['images'])
+    for image in map(read_image, paths[:spec['warmup']]):
+        if image is not None:
+            detector(image)
     if not spec.get('peer'):
-        return time_steps(detector, image_paths(spec['images']))
+        return time_steps(detector, paths)
+    images = read_images(spec['images'])
     description = detector.info.document['input']
     peer = NcnnNetwork(spec['peer'], spec['threads'], (description['mean'], description['std']))
     blobs = [detector.prepare(image).blob for image in images]

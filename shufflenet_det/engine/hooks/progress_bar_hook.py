@@ -35,7 +35,8 @@ class ProgressBarHook(Hook):
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         self.bar.update(1)
         if outputs and 'loss' in outputs:
-            self.bar.set_postfix(loss=f'{float(outputs["loss"]):.3f}', refresh=False)
+            loss = float(outputs['loss'].detach())  # float() of a tensor with grad warns
+            self.bar.set_postfix(loss=f'{loss:.3f}', refresh=False)
 
     def after_train(self, runner) -> None:
         self.bar.close()
