@@ -10,7 +10,7 @@ from typing import Dict, List, NamedTuple, Sequence, Tuple
 import numpy as np
 
 from .model_info import ModelInfo
-from .nms import nms_in_score_order
+from .nms import best_first, nms_in_score_order
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -18,59 +18,48 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
         return 1 / (1 + np.exp(-x))
 
 
-def logit_below(score: float) -> float:
-    """A logit a little below the one whose sigmoid is ``score``: logits under it cannot
-    score above ``score``, so only the others need a sigmoid."""
+def logit_of(score: float) -> float:
+    """The logit whose sigmoid is ``score``: a score is above ``score`` when its logit is above
+    this (the sigmoid is increasing), so only those logits need a sigmoid."""
     if score <= 0:
         return -np.inf
     if score >= 1:
         return np.inf
-    return float(np.log(score / (1 - score))) - 1e-3
-
-
-def score_order(scores: np.ndarray, location: np.ndarray) -> np.ndarray:
-    """Indices that sort candidates by score, best first, ties by location, with one sort
-    of int64 keys: a float32 score in [0, 1] orders as its bits do (30 bits), and the
-    location fills the bits below them.
-
-    Args:
-        scores (np.ndarray): (N, ) scores in [0, 1].
-        location (np.ndarray): (N, ) distinct integers in [0, 2 ** 33).
-
-    Returns:
-        np.ndarray: (N, ) indices, best score first.
-    """
-    bits = int(location.max(initial=0)).bit_length()
-    bits_of_score = np.asarray(scores, np.float32).view(np.int32).astype(np.int64)
-    rank = 0x3F800000 - bits_of_score  # 1.0 first; int64 under NumPy 1 and 2 alike
-    return np.argsort((rank << bits) | location.astype(np.int64, copy=False))
+    return float(np.log(score / (1 - score)))
 
 
 class Grid(NamedTuple):
-    """Every level's cells one after the other, for one set of feature map sizes.
+    """Every level's priors one after the other, for one set of feature map sizes (a prior
+    is cell x anchors + anchor, counted across the levels).
 
     Args:
-        priors (np.ndarray): (4, cells x anchors) x1, y1, x2, y2, a cell's priors
-            together.
-        strides (np.ndarray): (cells, ) each cell's x stride.
-        first_cells (np.ndarray): (levels + 1, ) each level's first cell, then the count.
+        priors (np.ndarray): (4, priors) x1, y1, x2, y2.
+        centers (np.ndarray): (4, priors) each prior's centre x, y, x, y.
+        signed_strides (np.ndarray): (4, priors) -stride, -stride, stride, stride (the
+            x stride, as MMDetection's distance decoding takes it).
+        first_priors (list[int]): Each level's first prior.
         level_cells (list[int]): Each level's H x W.
     """
 
     priors: np.ndarray
-    strides: np.ndarray
-    first_cells: np.ndarray
+    centers: np.ndarray
+    signed_strides: np.ndarray
+    first_priors: List[int]
     level_cells: List[int]
+
+
+#: Turns distances (left, top, right, bottom) into offsets of x1, y1, x2, y2 from a centre.
+SIDES = np.float32([[-1], [-1], [1], [1]])
 
 
 class Decoder:
     """Decodes one image's outputs for a model (priors cached per feature map sizes).
 
     Only the scores above the threshold are looked at: the classifier's logits are compared
-    with the threshold's logit on the network's own (C, H, W) layout, level by level, and only
-    those candidates get a sigmoid and the ``nms_pre`` cut. A candidate's box is decoded only
-    when NMS gets to it: NMS takes them best first, a block at a time, and stops at
-    ``max_per_img`` boxes.
+    with the threshold's logit on the network's own (A x C, H, W) layout, level by level, and
+    only those candidates get a sigmoid and the ``nms_pre`` cut. A candidate's box is decoded
+    only when NMS gets to it: NMS takes them best first (ties in the order they were found:
+    level, class, cell), a block at a time, and stops at ``max_per_img`` boxes.
 
     Args:
         info (ModelInfo): The model's description.
@@ -83,8 +72,7 @@ class Decoder:
         self.anchors = len(info.base_priors[0])  # priors per cell, the same on every level
         self.levels = len(info.strides)
         self.groups = info.groups
-        self.score_thr = float(post['score_thr'])
-        self.logit_cut = logit_below(self.score_thr)
+        self.logit_cut = np.float32(logit_of(float(post['score_thr'])))
         self.nms_pre = int(post['nms_pre'])
         self.iou_threshold = float(post['iou_threshold'])
         self.max_per_img = int(post['max_per_img'])
@@ -93,7 +81,9 @@ class Decoder:
         self.clip_after_nms = post.get('clip', 'before_nms') == 'after_nms'
         self.decode = getattr(self, f'_{info.decoder}')
         if info.decoder == 'gfl':
-            self.bins = np.arange(int(head['reg_max']) + 1, dtype=np.float32)
+            bins = np.arange(int(head['reg_max']) + 1, dtype=np.float32)
+            #: a distribution's expectation and its sum in one product
+            self.integral = np.stack([bins, np.ones_like(bins)])
         self._grids: Dict[tuple, Grid] = {}
 
     def grid(self, sizes: Sequence[Tuple[int, int]]) -> Grid:
@@ -109,11 +99,14 @@ class Decoder:
                                      indexing='ij')
                 shifts = np.stack([xs, ys, xs, ys], -1).reshape(-1, 1, 4)
                 priors.append((shifts + base[None]).reshape(-1, 4))
-                strides.append(np.full(height * width, stride_w, np.float32))
+                strides.append(np.full(height * width * self.anchors, stride_w, np.float32))
+            priors = np.ascontiguousarray(np.concatenate(priors).T)
+            centers = (priors[:2] + priors[2:]) / 2
             level_cells = [height * width for height, width in sizes]
-            self._grids[key] = Grid(np.ascontiguousarray(np.concatenate(priors).T),
-                                    np.concatenate(strides),
-                                    np.cumsum([0] + level_cells), level_cells)
+            self._grids[key] = Grid(
+                priors, np.concatenate([centers, centers]), SIDES * np.concatenate(strides),
+                [int(cells) * self.anchors for cells in np.cumsum([0] + level_cells[:-1])],
+                level_cells)
         return self._grids[key]
 
     def __call__(self, outputs: Sequence[np.ndarray], image_shape: Tuple[int, int],
@@ -131,81 +124,73 @@ class Decoder:
         groups = {name: outputs[i * levels:(i + 1) * levels]
                   for i, name in enumerate(self.groups)}
         grid = self.grid([out.shape[2:] for out in groups['cls_score']])
-        location, scores = self._candidates(groups['cls_score'], grid)
-        prior, labels = np.divmod(location, self.num_classes)  # prior: cell x anchors + anchor
+        prior, labels, scores = self._candidates(groups['cls_score'], grid)
         # every level's cells side by side: (channels, cells)
         cells = {name: np.concatenate([out.reshape(out.shape[1], -1) for out in outs], 1)
                  for name, outs in groups.items() if name != 'cls_score'}
         if 'centerness' in cells:  # FCOS: NMS ranks class score x centerness
             scores = scores * sigmoid(cells['centerness'][0].take(prior // self.anchors))
         height, width = image_shape
-        limits = np.array([[width], [height], [width], [height]], np.float32)
-        rescale = np.array([[scale[0]], [scale[1]], [scale[0]], [scale[1]]], np.float32)
+        limits = np.float32([[width], [height], [width], [height]])
+        rescale = np.float32([[scale[0]], [scale[1]], [scale[0]], [scale[1]]])
         clip_before_nms = self.clip and not self.clip_after_nms
         min_size = self.min_size
 
         def boxes_of(index: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-            boxes = self.decode(cells, prior.take(index), grid)
+            boxes = self.decode(cells, prior.take(index), grid)  # a new array: changed in place
             if clip_before_nms:
-                boxes = np.minimum(np.maximum(boxes, 0), limits)
-            boxes = (boxes / rescale).astype(np.float32, copy=False)
+                np.maximum(boxes, 0, out=boxes)
+                np.minimum(boxes, limits, out=boxes)
+            boxes /= rescale
             if min_size >= 0:
-                big = (boxes[2] - boxes[0] > min_size) & (boxes[3] - boxes[1] > min_size)
+                big = ((boxes[2:] - boxes[:2]) > min_size).all(0)
                 index, boxes = index[big], boxes[:, big]
-            return index, boxes.T  # (n, 4), x1 ... y2 each contiguous for NMS
+            return index, boxes
 
-        kept, boxes = nms_in_score_order(score_order(scores, location), labels, boxes_of,
-                                         self.iou_threshold, self.max_per_img)
+        kept, boxes = nms_in_score_order(best_first(scores), labels, boxes_of, self.iou_threshold,
+                                         self.max_per_img)
         if self.clip and self.clip_after_nms:  # YOLOv8: to the original image, after NMS
-            boxes = np.clip(boxes, 0, (limits / rescale).T)
-        return (np.ascontiguousarray(boxes, np.float32), scores.take(kept).astype(np.float32),
-                labels.take(kept).astype(np.int64))
+            boxes = np.clip(boxes, 0, limits / rescale)
+        return np.ascontiguousarray(boxes.T), scores.take(kept), labels.take(kept)
 
     def _candidates(self, logits: Sequence[np.ndarray],
-                    grid: Grid) -> Tuple[np.ndarray, np.ndarray]:
-        """The location ((cell x anchors + anchor) x classes + class, as MMDetection's head
-        lists them) and class score of the scores above the threshold, the ``nms_pre`` best
-        of each level."""
-        locations, values = [], []
+                    grid: Grid) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The prior, class and score of each class score above the threshold, level by
+        level (the ``nms_pre`` best of each), in the network's order: class, then cell."""
+        priors, labels, values = [], [], []
         per_cell = self.anchors * self.num_classes
-        for level_logits, first_cell, cells in zip(logits, grid.first_cells,
-                                                   grid.level_cells):  # (1, A x C, H, W)
+        for level_logits, first_prior, cells in zip(logits, grid.first_priors,
+                                                    grid.level_cells):  # (1, A x C, H, W)
             flat = level_logits.reshape(-1)
             index = (flat > self.logit_cut).nonzero()[0]
             channel, cell = np.divmod(index, cells)
-            locations.append(cell * per_cell + (channel + first_cell * per_cell))
+            if len(index) > self.nms_pre > 0:  # the level's best, ties as MMDetection lists them
+                best = np.lexsort((cell * per_cell + channel, -sigmoid(flat.take(index))))
+                index, channel, cell = (part.take(best[:self.nms_pre])
+                                        for part in (index, channel, cell))
+            if self.anchors > 1:
+                anchor, channel = np.divmod(channel, self.num_classes)
+                cell = cell * self.anchors + anchor
+            priors.append(cell + first_prior)
+            labels.append(channel)
             values.append(flat.take(index))
-        location, scores = np.concatenate(locations), sigmoid(np.concatenate(values))
-        above = scores > self.score_thr
-        location, scores = location[above], scores[above]
-        if self.nms_pre > 0:
-            level = np.searchsorted(grid.first_cells * per_cell, location, 'right') - 1
-            if self.nms_pre < np.bincount(level).max(initial=0):
-                # each level's best, ties location by location
-                order = np.lexsort((location, -scores, level))
-                sorted_levels = level[order]
-                rank = np.arange(len(order)) - np.searchsorted(sorted_levels, sorted_levels)
-                order = order[rank < self.nms_pre]
-                location, scores = location[order], scores[order]
-        return location, scores
+        return (np.concatenate(priors), np.concatenate(labels),
+                sigmoid(np.concatenate(values)))
 
     def _gfl(self, cells: dict, prior: np.ndarray, grid: Grid) -> np.ndarray:
         """Box sides as the expectation of a softmax over ``reg_max + 1`` bins, times the
-        stride, from the prior's centre; (4, n) x1, y1, x2, y2."""
-        cell = prior // self.anchors
-        logits = cells['bbox_pred'].take(cell, 1).reshape(4, len(self.bins), -1)  # sides, bins
+        stride, from the prior's centre; (4, n) x1, y1, x2, y2 (one prior per cell)."""
+        logits = cells['bbox_pred'].take(prior, 1).reshape(4, self.integral.shape[1], -1)
         weights = np.exp(logits - logits.max(1, keepdims=True))
-        distances = np.dot(self.bins, weights) / weights.sum(1) * grid.strides.take(cell)
-        corners = grid.priors.take(prior, 1)
-        centers = (corners[:2] + corners[2:]) / 2
-        return np.concatenate([centers - distances[:2], centers + distances[2:]])
+        expectation, total = np.matmul(self.integral, weights).transpose(1, 0, 2)
+        return grid.centers.take(prior, 1) + expectation / total * grid.signed_strides.take(
+            prior, 1)
 
     def _fcos(self, cells: dict, prior: np.ndarray, grid: Grid) -> np.ndarray:
         """Box sides in pixels from the point (the scores take the centerness before); (4, n)
         x1, y1, x2, y2."""
         distances = cells['bbox_pred'].take(prior // self.anchors, 1)
-        centers = grid.priors.take(prior, 1)[:2]
-        return np.concatenate([centers - distances[:2], centers + distances[2:]])
+        return grid.centers.take(prior, 1) + distances * SIDES
 
     def _anchor_delta(self, cells: dict, prior: np.ndarray, grid: Grid) -> np.ndarray:
         """Centre shifts and log size ratios relative to the anchor (``DeltaXYWHBBoxCoder``);

@@ -72,8 +72,10 @@ def preprocess(image: np.ndarray, info: ModelInfo,
                          f'than the {fixed_size[1]}x{fixed_size[0]} the model was exported for; '
                          'export it with a larger --shape')
     blob = np.empty((1, 3, *fixed_size), np.float32)
-    for channel, (plane, pad) in enumerate(zip(cv2.split(resized), info.pad_bgr)):
+    for channel, plane in enumerate(cv2.split(resized)):
         blob[0, channel, :new_height, :new_width] = plane
-        blob[0, channel, new_height:] = pad
-        blob[0, channel, :new_height, new_width:] = pad
+    if (new_height, new_width) != tuple(fixed_size):
+        for channel, pad in enumerate(info.pad_bgr):
+            blob[0, channel, new_height:] = pad
+            blob[0, channel, :new_height, new_width:] = pad
     return NetworkInput(blob, (new_height, new_width), (new_width / width, new_height / height))

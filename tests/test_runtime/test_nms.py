@@ -4,7 +4,6 @@ import pytest
 import torch
 from mmcv.ops import batched_nms as mmcv_batched_nms
 
-from shufflenet_det_runtime.decoding import score_order
 from shufflenet_det_runtime.nms import BLOCK, batched_nms, overlapping_pairs
 
 
@@ -42,7 +41,7 @@ def test_no_pair_that_overlaps_enough_is_left_out(threshold):
     boxes = np.stack([x1, np.zeros(300, np.float32), x1 + widths,
                       np.full(300, 20, np.float32)], 1)
     labels = rng.integers(0, 2, 300)
-    first, second = overlapping_pairs(boxes, labels, threshold)
+    first, second = overlapping_pairs(boxes.T, labels, threshold)
     assert (first < second).all()
     compared = set(zip(first.tolist(), second.tolist()))
     assert len(compared) == len(first)  # no pair twice
@@ -69,11 +68,3 @@ def test_no_box_gives_no_index():
     assert batched_nms(np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
                        np.zeros(0, np.int64), 0.6).tolist() == []
 
-
-def test_score_order_is_best_first_and_ties_by_location():
-    rng = np.random.default_rng(0)
-    location = rng.choice(10 ** 6, 5000, replace=False)  # 20 bits below the scores' 30
-    scores = rng.choice(np.float32([0, 0.05, 0.3, 0.5, 0.99, 1]), 5000)  # many ties
-    expected = np.lexsort((location, -scores))
-    assert score_order(scores, location).tolist() == expected.tolist()
-    assert score_order(scores, location.astype(np.int32)).tolist() == expected.tolist()
