@@ -57,6 +57,7 @@ class Detector:
         self.info: ModelInfo = read_model_info(model)
         self.network = load_network(model, backend, threads)
         self.decoder = Decoder(self.info)
+        self._blob: Optional[np.ndarray] = None
         self.model = model
         #: The model's class names; label ``i`` is ``classes[i]``.
         self.classes: List[str] = self.info.classes
@@ -74,8 +75,12 @@ class Detector:
         return self.decode(self.infer(prepared), prepared)
 
     def prepare(self, image: np.ndarray) -> NetworkInput:
-        """``image`` resized and padded as the config's test pipeline does it."""
-        return preprocess(image, self.info, self.network.input_size)
+        """``image`` resized and padded as the config's test pipeline does it, in the
+        detector's own input buffer, which the next call overwrites (copy the blob to keep
+        it): a new buffer per image costs the page faults of fresh memory each time."""
+        prepared = preprocess(image, self.info, self.network.input_size, self._blob)
+        self._blob = prepared.blob
+        return prepared
 
     def infer(self, prepared: NetworkInput) -> List[np.ndarray]:
         """The network's raw outputs for a prepared image."""

@@ -148,6 +148,7 @@ def batched_nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray,
         np.ndarray: Indices into ``boxes``, in descending score order.
     """
     corners = np.ascontiguousarray(boxes.T)
-    kept, _ = nms_in_score_order(best_first(scores), labels, lambda index: (index, corners.take(index, 1)),
-                                 iou_threshold, max_keep)
+    kept, _ = nms_in_score_order(best_first(scores), labels,
+                                 lambda index: (index, corners.take(index, 1)), iou_threshold,
+                                 max_keep)
     return kept

@@ -39,8 +39,8 @@ def resized_size(width: int, height: int, scale: Tuple[int, int],
     return int(width * factor + 0.5), int(height * factor + 0.5)
 
 
-def preprocess(image: np.ndarray, info: ModelInfo,
-               fixed_size: Optional[Tuple[int, int]]) -> NetworkInput:
+def preprocess(image: np.ndarray, info: ModelInfo, fixed_size: Optional[Tuple[int, int]],
+               out: Optional[np.ndarray] = None) -> NetworkInput:
     """Resize ``image`` and pad it at the bottom and right with ``info.pad_bgr``.
 
     Args:
@@ -49,6 +49,8 @@ def preprocess(image: np.ndarray, info: ModelInfo,
         fixed_size (tuple[int, int], optional): (height, width) the network takes, or None
             when it takes any size (ncnn): then the image is padded to a multiple of the
             config's ``pad_size_divisor``.
+        out (np.ndarray, optional): A blob of an earlier call to write into when it has the
+            size needed (its memory is reused: no new pages to fault in). Default: None.
 
     Returns:
         NetworkInput: The blob and what decoding needs to map boxes back.
@@ -71,7 +73,8 @@ def preprocess(image: np.ndarray, info: ModelInfo,
         raise ModelError(f'a {width}x{height} image resizes to {new_width}x{new_height}, larger '
                          f'than the {fixed_size[1]}x{fixed_size[0]} the model was exported for; '
                          'export it with a larger --shape')
-    blob = np.empty((1, 3, *fixed_size), np.float32)
+    shape = (1, 3, *fixed_size)
+    blob = out if out is not None and out.shape == shape else np.empty(shape, np.float32)
     for channel, plane in enumerate(cv2.split(resized)):
         blob[0, channel, :new_height, :new_width] = plane
     if (new_height, new_width) != tuple(fixed_size):

@@ -4,7 +4,7 @@ import pytest
 import torch
 from mmcv.ops import batched_nms as mmcv_batched_nms
 
-from shufflenet_det_runtime.nms import BLOCK, batched_nms, overlapping_pairs
+from shufflenet_det_runtime.nms import BLOCK, batched_nms, best_first, overlapping_pairs
 
 
 @pytest.mark.parametrize('seed, count, classes, threshold', [
@@ -68,3 +68,11 @@ def test_no_box_gives_no_index():
     assert batched_nms(np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
                        np.zeros(0, np.int64), 0.6).tolist() == []
 
+
+def test_best_first_sorts_by_score_and_keeps_ties_in_their_order():
+    rng = np.random.default_rng(0)
+    scores = rng.choice(np.float32([0, 0.05, 0.3, 0.5, 0.99, 1]), 5000)  # many ties
+    scores[:100] = rng.uniform(0, 1, 100)
+    expected = np.lexsort((np.arange(5000), -scores))
+    assert best_first(scores).tolist() == expected.tolist()
+    assert best_first(scores[:0]).tolist() == []

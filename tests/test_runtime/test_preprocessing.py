@@ -20,13 +20,17 @@ def test_keep_ratio_sizes_are_mmcvs(width, height, scale):
 
 
 @pytest.mark.parametrize('keep_ratio', [True, False])
-def test_the_blob_is_mmcvs_resize_padded_with_the_pad_colour(shapes_model, keep_ratio):
+@pytest.mark.parametrize('reused', [False, True])
+def test_the_blob_is_mmcvs_resize_padded_with_the_pad_colour(shapes_model, keep_ratio, reused):
+    """Also written into the blob of an earlier image, as ``Detector`` reuses it."""
     document = copy.deepcopy(read_model_info(str(shapes_model)).document)
     document['preprocess'].update(resize=dict(scale=[256, 192], keep_ratio=keep_ratio),
                                   pad_bgr=[1.5, 2.5, 3.5])
     info = ModelInfo(document)
     image = np.random.default_rng(0).integers(0, 256, (300, 500, 3), np.uint8)
-    prepared = preprocess(image, info, (192, 256))
+    earlier = np.full((1, 3, 192, 256), np.nan, np.float32) if reused else None
+    prepared = preprocess(image, info, (192, 256), earlier)
+    assert (prepared.blob is earlier) == reused
     resized = (mmcv.imrescale(image, (256, 192)) if keep_ratio
                else mmcv.imresize(image, (256, 192)))
     height, width = resized.shape[:2]
@@ -39,6 +43,13 @@ def test_the_blob_is_mmcvs_resize_padded_with_the_pad_colour(shapes_model, keep_
     assert prepared.scale == (width / 500, height / 300)
     if keep_ratio:
         assert (height, width) == (154, 256)  # padded below
+
+
+def test_a_blob_of_another_size_is_not_reused(shapes_model):
+    info = read_model_info(str(shapes_model))
+    earlier = np.zeros((1, 3, 64, 64), np.float32)
+    prepared = preprocess(np.zeros((300, 500, 3), np.uint8), info, (256, 256), earlier)
+    assert prepared.blob.shape == (1, 3, 256, 256) and not earlier.any()
 
 
 def test_an_array_that_is_no_colour_image_is_refused(shapes_model):

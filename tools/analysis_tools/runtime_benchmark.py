@@ -103,7 +103,7 @@ def worker(spec: dict) -> dict:
     images = read_images(spec['images'])
     description = detector.info.document['input']
     peer = NcnnNetwork(spec['peer'], spec['threads'], (description['mean'], description['std']))
-    blobs = [detector.prepare(image).blob for image in images]
+    blobs = [detector.prepare(image).blob.copy() for image in images]
     for blob in blobs[:spec['warmup']]:
         peer(blob)
     network = []
