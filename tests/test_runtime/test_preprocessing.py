@@ -5,7 +5,7 @@ import mmcv
 import numpy as np
 import pytest
 
-from shufflenet_det_runtime import ModelInfo, read_model_info
+from shufflenet_det_runtime import Detector, ModelInfo, read_model_info
 from shufflenet_det_runtime.preprocessing import preprocess, resized_size
 
 
@@ -50,6 +50,16 @@ def test_a_blob_of_another_size_is_not_reused(shapes_model):
     earlier = np.zeros((1, 3, 64, 64), np.float32)
     prepared = preprocess(np.zeros((300, 500, 3), np.uint8), info, (256, 256), earlier)
     assert prepared.blob.shape == (1, 3, 256, 256) and not earlier.any()
+
+
+def test_the_detector_prepares_each_image_in_its_one_buffer(shapes_model):
+    detector = Detector(str(shapes_model), threads=1)
+    dark, light = (np.full((300, 500, 3), value, np.uint8) for value in (0, 255))
+    expected = preprocess(light, detector.info, (256, 256)).blob
+    first = detector.prepare(dark).blob
+    second = detector.prepare(light).blob
+    assert second is first
+    np.testing.assert_array_equal(second, expected)
 
 
 def test_an_array_that_is_no_colour_image_is_refused(shapes_model):
