@@ -5,13 +5,16 @@ loadgroup``). Each worker, and every tool it starts, then computes on one thread
 workers never fight over a core; the tests marked ``slow`` are handed out first, so the long
 runs start at once and the short tests fill in around them. A session fixture is made once per
 worker: the tests that read one are marked with one ``xdist_group``, so they share a worker and
-it is made once a run.
+it is made once a run. Every test starts from the same random state, whichever worker runs it
+and whatever ran before it there.
 """
 import logging
 import os
+import random
 from pathlib import Path
 from typing import Callable, Dict, Tuple
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -30,6 +33,15 @@ def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get('PYTEST_XDIST_WORKER'):  # one thread a worker, its tools' too
         os.environ['OMP_NUM_THREADS'] = '1'
         torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def same_random_state() -> None:
+    """Python's, NumPy's and torch's global generators seeded before each test: a test that
+    draws from them draws the same numbers in every run, not what the tests before it left."""
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
 
 
 def pytest_collection_modifyitems(items: list) -> None:
