@@ -164,16 +164,17 @@ class Decoder:
             flat = level_logits.reshape(-1)
             index = (flat > self.logit_cut).nonzero()[0]
             channel, cell = np.divmod(index, cells)
+            level_values = flat.take(index)
             if len(index) > self.nms_pre > 0:  # the level's best, ties as MMDetection lists them
-                best = np.lexsort((cell * per_cell + channel, -sigmoid(flat.take(index))))
-                index, channel, cell = (part.take(best[:self.nms_pre])
-                                        for part in (index, channel, cell))
+                best = np.lexsort((cell * per_cell + channel, -sigmoid(level_values)))
+                channel, cell, level_values = (part.take(best[:self.nms_pre])
+                                               for part in (channel, cell, level_values))
             if self.anchors > 1:
                 anchor, channel = np.divmod(channel, self.num_classes)
                 cell = cell * self.anchors + anchor
             priors.append(cell + first_prior)
             labels.append(channel)
-            values.append(flat.take(index))
+            values.append(level_values)
         return (np.concatenate(priors), np.concatenate(labels),
                 sigmoid(np.concatenate(values)))
 
