@@ -101,7 +101,7 @@ def main() -> None:
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     runner.test()  # builds the dataset and evaluator first, which check the annotation file
-    finish_distributed()
+    finish_distributed(runner)
 
 
 if __name__ == '__main__':

@@ -85,7 +85,7 @@ def main() -> None:
     setup_cpu_distributed(cfg)
     runner = build_runner(cfg)  # builds the model once and checks its wiring
     runner.train()  # builds the datasets and evaluators first, which check the annotation files
-    finish_distributed()
+    finish_distributed(runner)
 
 
 if __name__ == '__main__':

@@ -1,7 +1,9 @@
 """setup_cpu_distributed: torchrun works without a GPU; other launchers are a clear error.
 
-finish_distributed: the ranks of a run end together.
+finish_distributed: the ranks of a run end together, and leave with status 0 once their logs
+are closed.
 """
+import logging
 import time
 from pathlib import Path
 
@@ -30,6 +32,19 @@ def test_no_launcher_changes_nothing():
     assert 'model_wrapper_cfg' not in cfg
 
 
+class StateOnClose(logging.Handler):
+    """Writes, when the logs are shut down, whether rank 1 had finished and whether the
+    process group was still up."""
+
+    def __init__(self, path: Path, late: Path) -> None:
+        super().__init__()
+        self.path, self.late = path, late
+
+    def close(self) -> None:
+        self.path.write_text(f'{self.late.exists()} {dist.is_initialized()}')
+        super().close()
+
+
 def finish_two_ranks(rank: int, tmp_dir: str) -> None:
     """Rank 1 reaches the end of its run a second later than rank 0 and says so in a file."""
     dist.init_process_group('gloo', init_method=f'file://{tmp_dir}/store', rank=rank,
@@ -37,19 +52,22 @@ def finish_two_ranks(rank: int, tmp_dir: str) -> None:
     tensor = torch.ones(1)
     dist.all_reduce(tensor)  # the run's last collective
     late = Path(tmp_dir, 'rank_1_finished')
+    logging.getLogger('finish_two_ranks').addHandler(
+        StateOnClose(Path(tmp_dir, f'rank_{rank}'), late))
     if rank == 1:
         time.sleep(1.0)
         late.touch()
     finish_distributed()
-    Path(tmp_dir, f'rank_{rank}').write_text(
-        f'{tensor.item()} {late.exists()} {dist.is_initialized()}')
+    Path(tmp_dir, f'rank_{rank}_went_on').touch()
 
 
-def test_ranks_finish_together_and_tear_the_group_down(tmp_path):
-    mp.spawn(finish_two_ranks, args=(str(tmp_path),), nprocs=2)  # raises if a rank fails
-    # rank 0 left finish_distributed only after rank 1 had reached it; both groups are gone
-    assert (tmp_path / 'rank_0').read_text() == '2.0 True False'
-    assert (tmp_path / 'rank_1').read_text() == '2.0 True False'
+def test_ranks_finish_together_and_leave_once_their_logs_are_closed(tmp_path):
+    mp.spawn(finish_two_ranks, args=(str(tmp_path),), nprocs=2)  # raises unless both exit 0
+    # rank 0 closed its logs only after rank 1 had reached the end, with both groups gone
+    assert (tmp_path / 'rank_0').read_text() == 'True False'
+    assert (tmp_path / 'rank_1').read_text() == 'True False'
+    # and then each left: nothing after finish_distributed ran
+    assert not list(tmp_path.glob('*_went_on'))
 
 
 def test_finishing_a_single_process_run_does_nothing():
