@@ -18,11 +18,19 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
         return 1 / (1 + np.exp(-x))
 
 
+#: The largest float32 logit whose float32 sigmoid is 0 (exp(-x) overflows there), in
+#: numpy as in torch: a score of 0 is not above a threshold of 0 (MMDetection keeps
+#: ``scores > score_thr``).
+ZERO_SCORE_LOGIT = -float(np.log(np.finfo(np.float32).max))
+
+
 def logit_of(score: float) -> float:
     """The logit whose sigmoid is ``score``: a score is above ``score`` when its logit is above
     this (the sigmoid is increasing), so only those logits need a sigmoid."""
-    if score <= 0:
+    if score < 0:
         return -np.inf
+    if score == 0:
+        return ZERO_SCORE_LOGIT
     if score >= 1:
         return np.inf
     return float(np.log(score / (1 - score)))

@@ -30,6 +30,17 @@ IMAGES = [(200, 150), (150, 200), (160, 160)]  # width, height: both aspects and
 SQUARES = [(240, 240), (100, 100), (180, 180), (320, 320), (64, 64), (500, 500)]
 
 
+def config_at_test_size(path: str) -> tuple:
+    """The config of ``path`` resizing to ``SIZE``, and its test pipeline without annotations."""
+    cfg, _ = build_detector(path)
+    pipeline = [t for t in cfg.test_dataloader.dataset.pipeline if t['type'] != 'LoadAnnotations']
+    for transform in pipeline:
+        if transform['type'] == 'Resize':
+            transform['scale'] = (SIZE, SIZE)
+    cfg.test_dataloader.dataset.pipeline = pipeline
+    return cfg, pipeline
+
+
 def box_iou(one: np.ndarray, other: np.ndarray) -> float:
     """IoU of two x1, y1, x2, y2 boxes of positive area."""
     sides = np.minimum(one[2:], other[2:]) - np.maximum(one[:2], other[:2])
@@ -47,17 +58,12 @@ def box_iou(one: np.ndarray, other: np.ndarray) -> float:
 def test_the_same_boxes_as_the_configs_own_decoding(config, tmp_path):
     images, unmatched = (SQUARES, 0.01) if config.startswith('yolov8') else (IMAGES, 0)
     path = str(REPO / 'configs' / config)
-    cfg, _ = build_detector(path)
+    cfg, pipeline = config_at_test_size(path)
     model = detector_with_spread_scores(path)  # score threshold 0: 100 boxes an image
     if isinstance(model.bbox_head, YOLOv8Head):
         # its 300 best of 32,000 untrained scores lie within 1e-6 of each other otherwise
         for branch in model.bbox_head.cls_branches:
             branch[-1].weight.data *= 10
-    pipeline = [t for t in cfg.test_dataloader.dataset.pipeline if t['type'] != 'LoadAnnotations']
-    for transform in pipeline:
-        if transform['type'] == 'Resize':
-            transform['scale'] = (SIZE, SIZE)
-    cfg.test_dataloader.dataset.pipeline = pipeline
     onnx = tmp_path / 'model.onnx'
     with torch.no_grad():
         export_described_onnx(cfg, model, str(onnx), (SIZE, SIZE), config_classes(cfg))
@@ -94,3 +100,32 @@ def test_the_same_boxes_as_the_configs_own_decoding(config, tmp_path):
             assert box_iou(found.boxes[one], boxes[other]) > iou_threshold, (one, other)
     # every box (YOLOv8: 99%), within 0.5 px and 1e-4 of score, with its label
     assert compared >= 100 and compared - matched <= unmatched * compared, (matched, compared)
+
+
+def test_no_box_from_scores_that_are_zero_at_a_threshold_of_zero(tmp_path):
+    """At ``score_thr`` 0 MMDetection keeps the scores above 0. A logit below -88.72 has a
+    float32 sigmoid of exactly 0 (in torch as in numpy), so a head whose class logits all lie
+    below it gives no box, in the runtime as in the oracle."""
+    path = str(REPO / 'configs/nanodet_shufflenetv2_lightpan_320_coco.py')
+    cfg, _ = config_at_test_size(path)
+    model = detector_with_spread_scores(path)
+    classes = model.bbox_head.num_classes
+    for conv in model.bbox_head.out_convs:
+        conv.bias.data[:classes] -= 1000  # every class logit far below -88.72
+    onnx = tmp_path / 'model.onnx'
+    with torch.no_grad():
+        export_described_onnx(cfg, model, str(onnx), (SIZE, SIZE), config_classes(cfg))
+    image = np.random.default_rng(0).integers(0, 256, (SIZE, SIZE, 3), np.uint8)
+    runtime = Detector(str(onnx), threads=1)
+    outputs = runtime.infer(runtime.prepare(image))
+    assert runtime.info.groups == ('cls_score', 'bbox_pred')
+    levels = len(outputs) // 2
+    assert max(out.max() for out in outputs[:levels]) < -88.73  # every class logit
+    metas = dict(img_shape=(SIZE, SIZE), ori_shape=(SIZE, SIZE), scale_factor=(1.0, 1.0))
+    with torch.no_grad():
+        ref = model.bbox_head.predict_by_feat(
+            *[[torch.from_numpy(out) for out in group]
+              for group in (outputs[:levels], outputs[levels:])],
+            batch_img_metas=[metas], rescale=False)[0]
+    assert len(ref) == 0
+    assert len(runtime(image)) == 0
