@@ -18,22 +18,43 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
         return 1 / (1 + np.exp(-x))
 
 
-#: The largest float32 logit whose float32 sigmoid is 0 (exp(-x) overflows there), in
-#: numpy as in torch: a score of 0 is not above a threshold of 0 (MMDetection keeps
-#: ``scores > score_thr``).
-ZERO_SCORE_LOGIT = -float(np.log(np.finfo(np.float32).max))
+def float32_key(value: float) -> int:
+    """An integer that orders float32 numbers as their values do (-0 and 0 alike)."""
+    bits = int(np.asarray(value, np.float32).view(np.int32))
+    return bits if bits >= 0 else -(bits & 0x7FFFFFFF)
 
 
-def logit_of(score: float) -> float:
-    """The logit whose sigmoid is ``score``: a score is above ``score`` when its logit is above
-    this (the sigmoid is increasing), so only those logits need a sigmoid."""
-    if score < 0:
-        return -np.inf
-    if score == 0:
-        return ZERO_SCORE_LOGIT
-    if score >= 1:
-        return np.inf
-    return float(np.log(score / (1 - score)))
+def float32_of_key(key: int) -> np.float32:
+    """The float32 number of a :func:`float32_key`."""
+    bits = key if key >= 0 else -key | -0x80000000
+    return np.int32(bits).view(np.float32)
+
+
+def logit_cut(score_thr: float) -> np.float32:
+    """The largest float32 logit whose score (:func:`sigmoid` in float32) is not above
+    ``score_thr``: a logit is above it exactly when its score is above ``score_thr``, the
+    scores MMDetection keeps, so only those logits need a sigmoid. Found by bisection over the
+    float32 numbers in their order: the logit of the threshold itself is off by the sigmoid's
+    rounding, by up to 1.2e-7 at 0.5, and a score of 0 (below -88.72) is never above 0.
+
+    Args:
+        score_thr (float): The score threshold.
+
+    Returns:
+        np.float32: The cut; -inf when every score is above the threshold, inf when none is.
+    """
+    def above(key: int) -> bool:
+        return bool(sigmoid(np.float32([float32_of_key(key)]))[0] > np.float32(score_thr))
+
+    low, high = (float32_key(np.float32(side * np.finfo(np.float32).max)) for side in (-1, 1))
+    if above(low):
+        return np.float32(-np.inf)
+    if not above(high):
+        return np.float32(np.inf)
+    while high - low > 1:  # the score at low is not above the threshold, at high it is
+        middle = (low + high) // 2
+        low, high = (low, middle) if above(middle) else (middle, high)
+    return float32_of_key(low)
 
 
 class Grid(NamedTuple):
@@ -80,7 +101,7 @@ class Decoder:
         self.anchors = len(info.base_priors[0])  # priors per cell, the same on every level
         self.levels = len(info.strides)
         self.groups = info.groups
-        self.logit_cut = np.float32(logit_of(float(post['score_thr'])))
+        self.logit_cut = logit_cut(float(post['score_thr']))
         self.nms_pre = int(post['nms_pre'])
         self.iou_threshold = float(post['iou_threshold'])
         self.max_per_img = int(post['max_per_img'])

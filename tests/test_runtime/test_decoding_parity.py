@@ -13,6 +13,7 @@ from shufflenet_det.deployment import DeployedDetector
 from shufflenet_det.models.dense_heads import YOLOv8Head
 from shufflenet_det.utils.run_config import build_detector, config_classes
 from shufflenet_det_runtime import Detector
+from shufflenet_det_runtime.decoding import float32_key, logit_cut, sigmoid
 from shufflenet_det_runtime.network_loading import load_network
 from tests.deployed_parity import detector_with_spread_scores
 from tests.test_tools.tool_runner import REPO
@@ -129,3 +130,18 @@ def test_no_box_from_scores_that_are_zero_at_a_threshold_of_zero(tmp_path):
             batch_img_metas=[metas], rescale=False)[0]
     assert len(ref) == 0
     assert len(runtime(image)) == 0
+
+
+@pytest.mark.parametrize('score_thr', [-0.1, 0.0, 0.001, 0.05, 0.3, 0.5, 0.999, 1.0])
+def test_a_logit_is_above_the_cut_exactly_when_its_score_is_above_the_threshold(score_thr):
+    """Checked on the 6,000 float32 numbers around the cut and on logits far from it: also at
+    0.5, where the logits up to 1.2e-7 score exactly 0.5, and at 0, where those below -88.72
+    score exactly 0."""
+    cut = logit_cut(score_thr)
+    keys = float32_key(cut if np.isfinite(cut) else np.float32(0)) + np.arange(-3000, 3000)
+    bits = np.where(keys >= 0, keys, -keys | np.int64(-2 ** 31)).astype(np.int32)
+    logits = np.concatenate([bits.view(np.float32), np.float32([-1e30, -100, 0, 1e-7, 100]),
+                             np.random.default_rng(0).normal(0, 10, 1000).astype(np.float32)])
+    above = sigmoid(logits) > np.float32(score_thr)
+    np.testing.assert_array_equal(logits > cut, above)
+    assert above.any() == (score_thr < 1) and (~above).any() == (score_thr >= 0)
