@@ -13,24 +13,51 @@ Examples:
 import argparse
 import os
 import signal
+import subprocess
 import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence, Union
 
 import cv2
 from tqdm import tqdm
 
 from .detector import Detector
 from .drawing import draw_detections
-from .errors import RuntimeUserError, SourceError
+from .errors import OutputError, RuntimeUserError, SourceError
 from .network_loading import BACKENDS
-from .result_writers import (JsonOutput, VideoOutput, json_records, write_yolo_labels,
-                             yolo_lines)
-from .sources import ImageSource, VideoSource, open_source
+from .result_writers import (JsonOutput, VideoOutput, drawn_image_path, json_records, label_path,
+                             write_drawn_image, write_yolo_labels, yolo_lines)
+from .sources import Frame, ImageSource, VideoSource, open_source
 
 WINDOW = 'shufflenet_det_runtime'
+#: The signals that stop a run with what was done written: Ctrl-C, and ``kill``,
+#: ``systemctl stop`` or ``docker stop``.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Stopped(KeyboardInterrupt):
+    """A stop signal, raised where the run can write what was done.
+
+    Args:
+        signum (int): The signal.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def count(minimum: int):
+    """An argparse type: an integer of at least ``minimum``."""
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f'{text} is below {minimum}')
+        return value
+    parse.__name__ = 'int'  # argparse names the type in its message
+    return parse
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -47,13 +74,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='write YOLO labels to DIR/labels/<stem>.txt (needs --out)')
     parser.add_argument('--score-thr', type=float, default=0.3,
                         help='the lowest score drawn and written to labels (default 0.3)')
-    parser.add_argument('--threads', type=int, default=0,
+    parser.add_argument('--threads', type=count(0), default=0,
                         help="threads of the runtime and of OpenCV (default: their choice)")
     parser.add_argument('--backend', choices=BACKENDS,
                         help='the runtime (default: by the model file: .onnx in onnxruntime)')
     parser.add_argument('--show', action='store_true', help='show each result in a window '
                         '(q or Esc stops)')
-    parser.add_argument('--max-frames', type=int, metavar='N',
+    parser.add_argument('--max-frames', type=count(1), metavar='N',
                         help='stop after N images or frames (a camera runs until stopped)')
     args = parser.parse_args(argv)
     if args.save_txt and not args.out:
@@ -63,11 +90,20 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def open_window() -> None:
     """Open the ``--show`` window, or say in one line why it cannot be."""
-    if sys.platform.startswith('linux') and not (os.environ.get('DISPLAY')
-                                                 or os.environ.get('WAYLAND_DISPLAY')):
-        # checked first: OpenCV's Qt window aborts the process when there is no display
-        raise SourceError('--show needs a display (DISPLAY is not set: a server or an SSH '
-                          'session without X forwarding); write the results with --out instead')
+    if sys.platform.startswith('linux'):
+        display = os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY')
+        if not display:
+            raise SourceError('--show needs a display (DISPLAY is not set: a server or an SSH '
+                              'session without X forwarding); write the results with --out '
+                              'instead')
+        # tried in another process first: OpenCV's Qt window aborts the process when the
+        # display does not answer (a stale SSH session, DISPLAY=:0 on a Pi without X)
+        probe = subprocess.run([sys.executable, '-c', f'import cv2; cv2.namedWindow({WINDOW!r})'],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if probe.returncode:
+            raise SourceError(f'--show cannot open a window on display {display} (no display '
+                              'server answers there, or OpenCV is -headless); write the results '
+                              'with --out instead')
     try:
         cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
     except cv2.error as error:
@@ -76,77 +112,133 @@ def open_window() -> None:
                           ) from error
 
 
+def raise_stopped(signum: int, _) -> None:
+    raise Stopped(signum)
+
+
+@contextmanager
+def stop_signals_raised() -> Iterator[None]:
+    """Inside the block, SIGTERM stops the run as Ctrl-C does (:class:`Stopped`), so that a
+    service's stop leaves the JSON and the video complete too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, raise_stopped) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 @contextmanager
 def ctrl_c_held() -> Iterator[None]:
-    """Hold a Ctrl-C that arrives inside the block and raise it after, so that a frame's
-    outputs and the counts printed at the end agree (outside the main thread, nothing is held)."""
+    """Hold a stop signal (Ctrl-C, SIGTERM) that arrives inside the block and raise it after,
+    as :class:`Stopped`, so that a frame's outputs and the counts printed at the end agree
+    (outside the main thread, nothing is held)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     received: List[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, _: received.append(signum))
+    previous = {signum: signal.signal(signum, lambda signum, _: received.append(signum))
+                for signum in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     if received:
-        raise KeyboardInterrupt
+        raise Stopped(received[0])
+
+
+def check_outputs(args: argparse.Namespace, source: Union[ImageSource, VideoSource]) -> None:
+    """Refuse, before any frame, outputs that would overwrite an input (``--out`` or
+    ``--json`` pointing at the source) or each other (two images' YOLO labels); then make
+    ``--out``."""
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise OutputError(f'--out {args.out} is a file, not a folder')
+    images = ([(path, Frame(name, None, out_name=out_name))
+               for path, name, out_name in source.files]
+              if isinstance(source, ImageSource) else [])
+    inputs = {Path(path).resolve() for path, _ in images}
+    if isinstance(source, VideoSource) and source.kind == 'video':
+        inputs.add(Path(source.target).resolve())
+    outputs = [Path(args.json)] if args.json else []
+    if args.out and isinstance(source, VideoSource):
+        outputs.append(Path(args.out) / source.out_name)
+    elif args.out:
+        outputs += [drawn_image_path(args.out, frame) for _, frame in images]
+    for output in outputs:
+        if output.resolve() in inputs:
+            raise OutputError(f'{output} would overwrite an input: give --out and --json '
+                              'places of their own')
+    if args.save_txt:
+        labels = {}
+        for path, frame in images:
+            label = label_path(args.out, frame)
+            if label in labels:
+                raise OutputError(f'{labels[label]} and {path} would both write {label}: '
+                                  'rename one, or run them apart')
+            labels[label] = path
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
 
 
 def run(args: argparse.Namespace) -> int:
     """Detect in every frame of ``args.source`` and write what ``args`` asks for.
 
     Returns:
-        int: 0; 1 when images were skipped or a video ended before its announced length;
-        130 after Ctrl-C (what was done so far is written).
+        int: 0; 1 when images were skipped, a video ended before its announced length or a
+        camera or stream gave no frame; 130 after Ctrl-C, 143 after SIGTERM (what was done so
+        far is written).
     """
     detector = Detector(args.model, args.threads, args.backend)
     if args.threads:
         cv2.setNumThreads(args.threads)
-    source = open_source(args.source)
+    source = open_source(args.source, skip=args.out)
+    check_outputs(args, source)
     if args.show:
         open_window()
     video = (VideoOutput(str(Path(args.out) / source.out_name), source.fps)
              if args.out and isinstance(source, VideoSource) else None)
     json_output = JsonOutput(args.json) if args.json else None
     skipped: List[str] = []
-    done, detections, status = 0, 0, 0
+    done, detections, status, stop = 0, 0, 0, False
     progress = tqdm(total=len(source) or None, disable=isinstance(source, ImageSource) and
                     len(source) == 1, unit='img' if isinstance(source, ImageSource) else 'frame',
                     file=sys.stderr)
     try:
-        for frame in source:
-            progress.update()
-            if frame.image is None:
-                skipped.append(frame.name)
-                progress.write(f'skipped {frame.name}: not a readable image', file=sys.stderr)
-                continue
-            found = detector(frame.image)
-            if args.out or args.show:
-                drawn = draw_detections(frame.image, found, args.score_thr)
-            if video is not None:
-                video.write(drawn)
-            elif args.out:
-                target = Path(args.out) / frame.out_name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(target), drawn)
-            if args.save_txt:
-                write_yolo_labels(args.out, frame, yolo_lines(found, frame.image.shape,
-                                                              args.score_thr))
-            stop = False
-            if args.show:
-                cv2.imshow(WINDOW, drawn)
-                stop = cv2.waitKey(1) & 0xFF in (ord('q'), 27)
-            with ctrl_c_held():  # a frame counts once all its output is out
-                if json_output is not None:
-                    json_output.write(json_records(frame, found))
-                done += 1
-                detections += len(found)
-            if stop or (args.max_frames and done >= args.max_frames):
-                break
-    except KeyboardInterrupt:
-        status = 130
-        progress.write('stopped (Ctrl-C); writing what was done', file=sys.stderr)
+        with stop_signals_raised():
+            for frame in source:
+                progress.update()
+                if frame.image is None:
+                    skipped.append(frame.name)
+                    progress.write(f'skipped {frame.name}: not a readable image', file=sys.stderr)
+                    continue
+                found = detector(frame.image)
+                if args.out or args.show:
+                    drawn = draw_detections(frame.image, found, args.score_thr)
+                if video is not None:
+                    video.write(drawn)
+                elif args.out:
+                    write_drawn_image(drawn_image_path(args.out, frame), drawn)
+                if args.save_txt:
+                    write_yolo_labels(args.out, frame, yolo_lines(found, frame.image.shape,
+                                                                  args.score_thr))
+                if args.show:
+                    cv2.imshow(WINDOW, drawn)
+                    stop = cv2.waitKey(1) & 0xFF in (ord('q'), 27)
+                with ctrl_c_held():  # a frame counts once all its output is out
+                    if json_output is not None:
+                        json_output.write(json_records(frame, found))
+                    done += 1
+                    detections += len(found)
+                if stop or (args.max_frames and done >= args.max_frames):
+                    break
+    except Stopped as stopped:
+        status = 128 + stopped.signum
+        name = 'Ctrl-C' if stopped.signum == signal.SIGINT else signal.Signals(stopped.signum).name
+        progress.write(f'stopped ({name}); writing what was done', file=sys.stderr)
     finally:
         progress.close()
         source.close()
@@ -157,11 +249,14 @@ def run(args: argparse.Namespace) -> int:
     print(f'{done} {"frames" if isinstance(source, VideoSource) else "images"}, '
           f'{detections} detections' + (f', {len(skipped)} skipped: {", ".join(skipped)}'
                                            if skipped else ''))
-    if isinstance(source, VideoSource) and source.ended_early() and not args.max_frames \
-            and not status:
-        print(f'warning: {source.name} ended after {source.frames_read} of the '
-              f'{source.frame_count} frames its header announces', file=sys.stderr)
-        return 1
+    if isinstance(source, VideoSource) and not (status or stop or args.max_frames):
+        if source.ended_early():
+            print(f'warning: {source.name} ended after {source.frames_read} of the '
+                  f'{source.frame_count} frames its header announces', file=sys.stderr)
+            return 1
+        if not source.frames_read:
+            print(f'warning: {source.name} gave no frame', file=sys.stderr)
+            return 1
     return status or (1 if skipped else 0)
 
 
@@ -174,7 +269,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     try:
         return run(args)
-    except RuntimeUserError as error:
+    except (RuntimeUserError, OSError) as error:  # OSError: a full disk, no permission, ...
         print(f'error: {error}', file=sys.stderr)
         return 2
 

@@ -9,6 +9,7 @@ from typing import Dict, List, NamedTuple, Sequence, Tuple
 
 import numpy as np
 
+from .errors import ModelError
 from .model_info import ModelInfo
 from .nms import best_first, nms_in_score_order
 
@@ -114,6 +115,30 @@ class Decoder:
             #: a distribution's expectation and its sum in one product
             self.integral = np.stack([bins, np.ones_like(bins)])
         self._grids: Dict[tuple, Grid] = {}
+
+    def check_outputs(self, outputs: Sequence[np.ndarray], model: str) -> None:
+        """Raise :class:`ModelError` unless ``outputs`` are what the description says: one
+        (1, C, H, W) array per group and level, each level's groups of one size, with the
+        channels its head and classes give."""
+        expected = self.levels * len(self.groups)
+        if len(outputs) != expected:
+            raise ModelError(f'{model} gives {len(outputs)} outputs where its description '
+                             f'({self.info.decoder} head, {self.levels} levels) says {expected}: '
+                             'the description belongs to another network')
+        box_channels = 4 * (int(self.info.head['reg_max']) + 1 if self.info.decoder == 'gfl'
+                            else 1)
+        channels = dict(cls_score=self.anchors * self.num_classes,
+                        bbox_pred=self.anchors * box_channels, centerness=self.anchors)
+        for group, name in enumerate(self.groups):
+            for level in range(self.levels):
+                shape = outputs[group * self.levels + level].shape
+                size = outputs[level].shape[2:]
+                if len(shape) != 4 or shape[:2] != (1, channels[name]) or shape[2:] != size:
+                    raise ModelError(f'{model} gives a {name} of shape {tuple(shape)} on level '
+                                     f'{level} where its description ({len(self.info.classes)} '
+                                     f'classes, {self.info.decoder} head) says (1, '
+                                     f'{channels[name]}, H, W): the description belongs to '
+                                     'another network')
 
     def grid(self, sizes: Sequence[Tuple[int, int]]) -> Grid:
         """The :class:`Grid` of feature maps of ``sizes`` [(H, W), ...]: each level's cell

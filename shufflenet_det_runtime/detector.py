@@ -5,7 +5,6 @@ from typing import List, Optional
 import numpy as np
 
 from .decoding import Decoder
-from .errors import ModelError
 from .model_info import ModelInfo, read_model_info
 from .network_loading import backend_of, load_network
 from .preprocessing import NetworkInput, preprocess
@@ -58,6 +57,7 @@ class Detector:
         self.network = load_network(model, backend, threads)
         self.decoder = Decoder(self.info)
         self._blob: Optional[np.ndarray] = None
+        self._checked_shapes: List[tuple] = []
         self.model = model
         #: The model's class names; label ``i`` is ``classes[i]``.
         self.classes: List[str] = self.info.classes
@@ -83,13 +83,13 @@ class Detector:
         return prepared
 
     def infer(self, prepared: NetworkInput) -> List[np.ndarray]:
-        """The network's raw outputs for a prepared image."""
+        """The network's raw outputs for a prepared image, checked against the description
+        whenever their shapes change."""
         outputs = self.network(prepared.blob)
-        expected = len(self.info.strides) * len(self.info.groups)
-        if len(outputs) != expected:
-            raise ModelError(f'{self.model} gives {len(outputs)} outputs where its description '
-                             f'({self.info.decoder} head, {len(self.info.strides)} levels) says '
-                             f'{expected}: the description belongs to another network')
+        shapes = [out.shape for out in outputs]
+        if shapes != self._checked_shapes:
+            self.decoder.check_outputs(outputs, self.model)
+            self._checked_shapes = shapes
         return outputs
 
     def decode(self, outputs: List[np.ndarray], prepared: NetworkInput) -> Detections:

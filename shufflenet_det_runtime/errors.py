@@ -14,3 +14,8 @@ class ModelError(RuntimeUserError, ValueError):
 class SourceError(RuntimeUserError, ValueError):
     """An input that cannot be read: no such image, folder or video, or a camera that does not
     open."""
+
+
+class OutputError(RuntimeUserError, OSError):
+    """An output that cannot be written: a folder that is a file, a path that would overwrite
+    an input, a full disk, an OpenCV without the writer a file needs."""

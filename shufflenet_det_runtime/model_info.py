@@ -89,6 +89,20 @@ class ModelInfo:
                 raise ValueError('no classes or no input size')
             if self.keep_ratio not in (True, False) or len(self.resize_scale) != 2:
                 raise ValueError('a resize without scale or keep_ratio')
+            if self.pad_size_divisor < 1 or len(self.pad_bgr) != 3:
+                raise ValueError('a padding without a divisor of at least 1 or a BGR value')
+            if not all(isinstance(name, str) for name in doc['classes']):
+                raise ValueError('class names that are not strings')
+            if len({len(level) for level in self.base_priors}) != 1:
+                raise ValueError('levels with different numbers of priors per cell')
+            head = doc['head']
+            if self.decoder == 'gfl' and int(head['reg_max']) < 0:
+                raise ValueError(f"reg_max {head['reg_max']}")
+            if self.decoder == 'anchor_delta' and (len(head['means']) != 4 or
+                                                   len(head['stds']) != 4 or
+                                                   float(head['wh_ratio_clip']) <= 0):
+                raise ValueError('a delta coder without 4 means, 4 stds and a positive '
+                                 'wh_ratio_clip')
         except (KeyError, TypeError, ValueError) as error:
             detail = f'no {error}' if isinstance(error, KeyError) else str(error)
             raise ModelError(f'the model description is incomplete ({detail}); export the '
@@ -192,6 +206,9 @@ def read_model_info(model_path: str) -> ModelInfo:
                          'tools/deployment/convert_onnx.py, which writes it')
     info = parse_document(sidecar.read_text(), str(sidecar))
     recorded: Dict[str, str] = info.document.get('sha256', {})
+    if not isinstance(recorded, dict):
+        raise ModelError(f'{sidecar.name}: sha256 is not the files\' digests; convert the model '
+                         'again')
     for role, file in (('model', path), ('weights', weights_path(model_path))):
         if not file.is_file():
             raise ModelError(f'{file} is missing: {path.name} needs its {file.suffix} beside it')

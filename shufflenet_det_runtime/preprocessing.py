@@ -56,11 +56,12 @@ def preprocess(image: np.ndarray, info: ModelInfo, fixed_size: Optional[Tuple[in
         NetworkInput: The blob and what decoding needs to map boxes back.
 
     Raises:
-        ValueError: For an array that is not a 3-channel image.
+        ValueError: For an array that is not a 3-channel uint8 image.
         ModelError: When the resized image is larger than the network's fixed size.
     """
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f'a BGR image of shape (H, W, 3) is needed, not {image.shape}')
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f'a uint8 BGR image of shape (H, W, 3) is needed, not {image.dtype} '
+                         f'{image.shape}')
     height, width = image.shape[:2]
     new_width, new_height = (max(1, side) for side in  # a 1-pixel-wide strip stays 1 wide
                              resized_size(width, height, info.resize_scale, info.keep_ratio))

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from .detector import Detections
+from .errors import OutputError
 from .sources import Frame
 
 
@@ -40,6 +41,8 @@ class JsonOutput:
 
     def __init__(self, path: str) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise OutputError(f'--json {path} is a folder; give a file name')
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.partial = self.path.with_name(f'.{self.path.name}.partial')
         self.file = open(self.partial, 'w')
@@ -72,16 +75,36 @@ def yolo_lines(found: Detections, image_shape: tuple, score_thr: float) -> List[
     return lines
 
 
-def write_yolo_labels(out_dir: str, frame: Frame, lines: List[str]) -> Path:
-    """Write ``out_dir/labels/<stem>.txt`` (``<stem>_<frame>.txt`` for video frames), the
-    folder structure of a folder source kept."""
+def label_path(out_dir: str, frame: Frame) -> Path:
+    """``out_dir/labels/<stem>.txt`` (``<stem>_<frame>.txt`` for video frames), the folder
+    structure of a folder source kept; the stem is the name without its last suffix only
+    (``cam.2024-01-05.jpg`` -> ``cam.2024-01-05.txt``)."""
     stem = Path(frame.out_name).with_suffix('')
     if frame.index is not None:
         stem = stem.with_name(f'{stem.name}_{frame.index}')
-    path = Path(out_dir) / 'labels' / stem.with_suffix('.txt')
+    return Path(out_dir) / 'labels' / stem.with_name(f'{stem.name}.txt')
+
+
+def write_yolo_labels(out_dir: str, frame: Frame, lines: List[str]) -> Path:
+    """Write the frame's :func:`label_path`."""
+    path = label_path(out_dir, frame)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(''.join(line + '\n' for line in lines))
     return path
+
+
+def drawn_image_path(out_dir: str, frame: Frame) -> Path:
+    """Where an image's drawing goes: ``out_dir/<out_name>``, with ``.jpg`` added when OpenCV
+    writes no file of its suffix (``photo.jfif`` -> ``photo.jfif.jpg``)."""
+    path = Path(out_dir) / frame.out_name
+    return path if cv2.haveImageWriter(str(path)) else path.with_name(f'{path.name}.jpg')
+
+
+def write_drawn_image(path: Path, image: np.ndarray) -> None:
+    """Write a drawn image, or raise :class:`OutputError` when OpenCV could not."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), image):
+        raise OutputError(f'could not write {path} (a full disk, or no permission?)')
 
 
 class VideoOutput:
@@ -103,6 +126,9 @@ class VideoOutput:
             height, width = image.shape[:2]
             self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*'mp4v'),
                                           self.fps, (width, height))
+            if not self.writer.isOpened():
+                raise OutputError(f'could not open {self.path} for writing (no permission, or '
+                                  'an OpenCV without an mp4 writer?)')
         self.writer.write(image)
 
     def close(self) -> None:

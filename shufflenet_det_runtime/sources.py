@@ -11,7 +11,8 @@ import numpy as np
 from .errors import SourceError
 
 IMAGE_SUFFIXES = ('.bmp', '.jpeg', '.jpg', '.png', '.tif', '.tiff', '.webp')
-VIDEO_SUFFIXES = ('.avi', '.m4v', '.mkv', '.mov', '.mp4', '.mpeg', '.mpg', '.webm', '.wmv')
+VIDEO_SUFFIXES = ('.3gp', '.avi', '.flv', '.h264', '.m2ts', '.m4v', '.mjpeg', '.mkv', '.mov',
+                  '.mp4', '.mpeg', '.mpg', '.mts', '.ogv', '.ts', '.webm', '.wmv')
 
 
 @dataclass
@@ -24,14 +25,14 @@ class Frame:
         image (np.ndarray, optional): BGR uint8, or None when the file could not be decoded.
         index (int, optional): The frame's 0-based index in a video, camera or stream.
         out_name (str): Where its drawing goes under ``--out``: relative to the folder for a
-            folder, the file's name otherwise.
+            folder or a glob (its part without wildcards), the file's name for one image,
+            ``<stem>.mp4`` for a video.
     """
 
     name: str
     image: Optional[np.ndarray]
     index: Optional[int] = None
     out_name: str = ''
-
 
 
 def read_image(path: str) -> Optional[np.ndarray]:
@@ -91,7 +92,7 @@ class VideoSource:
                         video=f'video {target}')[kind]
             raise SourceError(f'{what} does not open (check the index, the URL or the file, '
                               'and that OpenCV was built with its codec)')
-        self.name, self.kind = name, kind
+        self.target, self.name, self.kind = target, name, kind
         self.out_name = ('stream' if kind == 'stream' else Path(name).stem) + '.mp4'
         self.fps = self.capture.get(cv2.CAP_PROP_FPS) or 30.0
         count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT))
@@ -106,8 +107,8 @@ class VideoSource:
             ok, image = self.capture.read()
             if not ok:
                 return
-            yield Frame(self.name, image, self.frames_read, self.out_name)
             self.frames_read += 1
+            yield Frame(self.name, image, self.frames_read - 1, self.out_name)
 
     def ended_early(self) -> bool:
         """Whether a video gave fewer frames than its header announces."""
@@ -117,24 +118,35 @@ class VideoSource:
         self.capture.release()
 
 
-def open_source(source: str):
+def glob_base(pattern: str) -> Path:
+    """The folder a glob searches from: its leading parts without a wildcard."""
+    parts = Path(pattern).parts
+    fixed = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts))
+    return Path(*parts[:fixed]) if fixed else Path('.')
+
+
+def open_source(source: str, skip: Optional[str] = None):
     """The :class:`ImageSource` or :class:`VideoSource` that ``source`` names.
 
     Args:
         source (str): An image, a folder (searched recursively for images), a glob, a video
-            file, a camera index (``0``) or a stream URL (``rtsp://...``).
+            file, a camera index (``0``) or device (``/dev/video0``), or a stream URL
+            (``rtsp://...``). A file or folder that exists is read as one, even when its
+            name is a number.
+        skip (str, optional): A folder inside a searched folder whose images are left out
+            (the command's ``--out``, so that a rerun does not read its own drawings).
 
     Raises:
         SourceError: When nothing is found or the camera, stream or video does not open.
     """
     path = Path(source)
-    if source.isdigit():
-        return VideoSource(int(source), f'camera{source}', 'camera')
-    if '://' in source:
-        return VideoSource(source, source, 'stream')
     if path.is_dir():
+        skipped = Path(skip).resolve() if skip else None
+        if skipped is not None and path.resolve() not in skipped.parents:
+            skipped = None  # not a folder inside this one
         files = sorted(p for p in path.rglob('*')
-                       if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+                       if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                       and not (skipped and skipped in p.resolve().parents))
         if not files:
             raise SourceError(f'no images ({", ".join(IMAGE_SUFFIXES)}) in {source}')
         return ImageSource([(str(p), p.relative_to(path).as_posix(),
@@ -143,10 +155,17 @@ def open_source(source: str):
         if path.suffix.lower() in VIDEO_SUFFIXES:
             return VideoSource(source, path.name, 'video')
         return ImageSource([(source, source, path.name)])
+    if path.is_char_device():  # a camera's device file, /dev/video0
+        return VideoSource(source, source, 'camera')
+    if source.isdigit():
+        return VideoSource(int(source), f'camera{source}', 'camera')
+    if '://' in source:
+        return VideoSource(source, source, 'stream')
     if glob.has_magic(source):
         files = sorted(p for p in glob.glob(source, recursive=True)
-                       if Path(p).suffix.lower() in IMAGE_SUFFIXES)
+                       if Path(p).suffix.lower() in IMAGE_SUFFIXES and Path(p).is_file())
         if not files:
             raise SourceError(f'no images match {source}')
-        return ImageSource([(p, p, Path(p).name) for p in files])
+        base = glob_base(source)
+        return ImageSource([(p, p, Path(p).relative_to(base).as_posix()) for p in files])
     raise SourceError(f'no such image, folder or video: {source}')

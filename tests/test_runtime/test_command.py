@@ -10,12 +10,16 @@ import time
 
 import cv2
 import numpy as np
+import onnx
 import pytest
 
 from shufflenet_det.apis.onnx_export import export_onnx
 from shufflenet_det.deployment.model_description import write_sidecar
 from shufflenet_det.utils.run_config import build_detector
 from shufflenet_det_runtime import Detector, read_model_info
+from shufflenet_det_runtime.errors import ModelError
+from shufflenet_det_runtime.model_info import ModelInfo
+from shufflenet_det_runtime import __main__ as runtime_command
 from shufflenet_det_runtime.__main__ import ctrl_c_held
 from tests.runtime_runner import BOOTSTRAP, run_runtime
 from tests.test_runtime.conftest import SHAPES_CONFIG
@@ -109,7 +113,10 @@ def test_a_video_that_ends_early_is_said_in_one_line(shapes_model, tmp_path):
         set(range(10))
 
 
-def test_ctrl_c_keeps_the_json_and_the_video_so_far(shapes_model, tmp_path):
+@pytest.mark.parametrize('signum, status, said', [(signal.SIGINT, 130, 'Ctrl-C'),
+                                                   (signal.SIGTERM, 143, 'SIGTERM')])
+def test_a_stop_keeps_the_json_and_the_video_so_far(shapes_model, tmp_path, signum, status,
+                                                    said):
     write_video(tmp_path / 'long.mp4', 3000)
     out = tmp_path / 'out' / 'long.mp4'
     process = subprocess.Popen(
@@ -120,10 +127,10 @@ def test_ctrl_c_keeps_the_json_and_the_video_so_far(shapes_model, tmp_path):
     while not out.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(1)  # a few frames more
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     stdout, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr[-2000:]
-    assert 'stopped (Ctrl-C); writing what was done' in stderr
+    assert process.returncode == status, stderr[-2000:]
+    assert f'stopped ({said}); writing what was done' in stderr
     frames = {r['frame'] for r in json.loads((tmp_path / 'long.json').read_text())}
     written = int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT))
     assert frames == set(range(len(frames))) and 0 < len(frames) < 3000
@@ -150,6 +157,9 @@ def test_bad_input_stops_in_one_line(shapes_model, tmp_path):
     noise_image(tmp_path / 'a.jpg', 64, 64, 0)
     without_display = {k: v for k, v in os.environ.items()
                        if k not in ('DISPLAY', 'WAYLAND_DISPLAY')}
+    unanswered_display = dict(without_display, DISPLAY=':99')  # no X server there
+    (tmp_path / 'a_file').write_text('')
+    (tmp_path / 'a_folder').mkdir()
     cases = [
         ((bare, tmp_path / 'a.jpg'), None, 'carries no shufflenet_det description'),
         ((tmp_path / 'absent.onnx', tmp_path / 'a.jpg'), None, 'absent.onnx does not exist'),
@@ -158,6 +168,12 @@ def test_bad_input_stops_in_one_line(shapes_model, tmp_path):
         ((shapes_model, tmp_path / 'absent.jpg'), None, 'no such image, folder or video'),
         ((shapes_model, tmp_path / 'a.jpg', '--show'), without_display,
          '--show needs a display'),
+        ((shapes_model, tmp_path / 'a.jpg', '--show', '--json', tmp_path / 'shown.json'),
+         unanswered_display, '--show cannot open a window on display :99'),
+        ((shapes_model, tmp_path / 'a.jpg', '--out', tmp_path / 'a_file'), None,
+         'a_file is a file, not a folder'),
+        ((shapes_model, tmp_path / 'a.jpg', '--json', tmp_path / 'a_folder'), None,
+         'a_folder is a folder; give a file name'),
     ]
     for args, env, message in cases:
         result = run_runtime(*args, check=False, env=env)
@@ -214,3 +230,110 @@ def test_without_opencv_the_command_says_what_to_install():
         'ImportError: shufflenet_det_runtime needs OpenCV: pip install opencv-python-headless '
         "(a server) or opencv-python (for --show); the runtime's extras [headless] and [gui] "
         'install them')
+
+
+def test_a_stop_asked_in_the_window_ends_without_a_warning(shapes_model, tmp_path, monkeypatch,
+                                                           capsys):
+    """q in the --show window (no display here: the window's calls are stand-ins)."""
+    write_video(tmp_path / 'clip.mp4', 20)
+    keys = iter([-1, -1, ord('q')])
+    monkeypatch.setattr(runtime_command, 'open_window', lambda: None)
+    monkeypatch.setattr(cv2, 'imshow', lambda *_: None)
+    monkeypatch.setattr(cv2, 'waitKey', lambda _: next(keys))
+    status = runtime_command.main([str(shapes_model), str(tmp_path / 'clip.mp4'), '--show',
+                                   '--json', str(tmp_path / 'clip.json')])
+    assert status == 0
+    assert '3 frames' in capsys.readouterr().out
+    assert 'warning' not in capsys.readouterr().err
+    assert {r['frame'] for r in json.loads((tmp_path / 'clip.json').read_text())} == {0, 1, 2}
+
+
+def test_outputs_that_would_overwrite_an_input_or_each_other_are_refused(shapes_model,
+                                                                          tmp_path):
+    folder = tmp_path / 'photos'
+    noise_image(folder / 'a.jpg', 64, 48, 0)
+    noise_image(folder / 'a.png', 64, 48, 1)
+    write_video(folder / 'clip.mp4', 3)
+    photos = {path: path.read_bytes() for path in folder.iterdir()}
+    cases = [
+        ((folder, '--out', folder), f"{folder / 'a.jpg'} would overwrite an input"),
+        ((folder / 'clip.mp4', '--out', folder), f"{folder / 'clip.mp4'} would overwrite an "
+                                                 'input'),
+        ((folder / 'a.jpg', '--json', folder / 'a.jpg'), f"{folder / 'a.jpg'} would overwrite "
+                                                          'an input'),
+        ((folder, '--out', tmp_path / 'out', '--save-txt'),
+         f"{folder / 'a.jpg'} and {folder / 'a.png'} would both write "
+         f"{tmp_path / 'out' / 'labels' / 'a.txt'}"),
+    ]
+    for args, message in cases:
+        result = run_runtime(shapes_model, *args, check=False)
+        assert result.returncode == 2 and f'error: {message}' in result.stderr, result.stderr
+        assert {path: path.read_bytes() for path in folder.iterdir()} == photos
+    assert not (tmp_path / 'out').exists()  # refused before anything was written
+
+
+def test_output_names_keep_every_image_apart(shapes_model, tmp_path):
+    folder = tmp_path / 'f'
+    noise_image(folder / 'cam.2024-01-05.jpg', 64, 48, 0)
+    noise_image(folder / 'cam.2024-01-06.jpg', 64, 48, 1)
+    noise_image(folder / 'sub' / 'cam.2024-01-05.jpg', 64, 48, 2)
+    run_runtime(shapes_model, f'{folder}/**/*.jpg', '--out', tmp_path / 'globbed', '--save-txt')
+    written = {p.relative_to(tmp_path / 'globbed').as_posix()
+               for p in (tmp_path / 'globbed').rglob('*') if p.is_file()}
+    assert written == {'cam.2024-01-05.jpg', 'cam.2024-01-06.jpg', 'sub/cam.2024-01-05.jpg',
+                       'labels/cam.2024-01-05.txt', 'labels/cam.2024-01-06.txt',
+                       'labels/sub/cam.2024-01-05.txt'}
+
+    write_video(tmp_path / 'clip.v2.mp4', 3)
+    (tmp_path / 'clip.ts').write_bytes((tmp_path / 'clip.v2.mp4').read_bytes())
+    run_runtime(shapes_model, tmp_path / 'clip.v2.mp4', '--out', tmp_path / 'v', '--save-txt')
+    assert {p.name for p in (tmp_path / 'v' / 'labels').iterdir()} == {
+        'clip.v2_0.txt', 'clip.v2_1.txt', 'clip.v2_2.txt'}
+    assert '3 frames' in run_runtime(shapes_model, tmp_path / 'clip.ts').stdout
+
+    (tmp_path / 'photo.jfif').write_bytes((folder / 'cam.2024-01-05.jpg').read_bytes())
+    run_runtime(shapes_model, tmp_path / 'photo.jfif', '--out', tmp_path / 'j')
+    assert cv2.imread(str(tmp_path / 'j' / 'photo.jfif.jpg')).shape == (48, 64, 3)
+
+    (tmp_path / '7').mkdir()  # a folder named as a camera index is read as a folder
+    noise_image(tmp_path / '7' / 'a.jpg', 64, 48, 3)
+    assert '1 images' in run_runtime(shapes_model, '7', cwd=tmp_path).stdout
+
+    runs = folder / 'runs'  # an --out inside the folder: a rerun does not read it
+    for _ in range(2):
+        assert '3 images' in run_runtime(shapes_model, folder, '--out', runs).stdout
+
+
+def test_a_video_without_frames_is_said(shapes_model, tmp_path):
+    cv2.VideoWriter(str(tmp_path / 'empty.avi'), cv2.VideoWriter_fourcc(*'MJPG'), 10,
+                    (64, 48)).release()
+    result = run_runtime(shapes_model, tmp_path / 'empty.avi', check=False)
+    assert result.returncode == 1
+    assert 'warning: empty.avi gave no frame' in result.stderr
+
+
+def test_a_description_that_does_not_fit_its_network_is_refused(shapes_model, tmp_path):
+    model = onnx.load(str(shapes_model))
+    entry = next(p for p in model.metadata_props if p.key == 'shufflenet_det')
+    document = json.loads(entry.value)
+    for change, shape in ((dict(classes=document['classes'][:2]), '(1, 3, 32, 32)'),
+                          (dict(head=dict(document['head'], reg_max=9)), '(1, 32, 32, 32)')):
+        entry.value = json.dumps(dict(document, **change))
+        onnx.save(model, str(tmp_path / 'edited.onnx'))
+        noise_image(tmp_path / 'a.jpg', 64, 48, 0)
+        result = run_runtime(tmp_path / 'edited.onnx', tmp_path / 'a.jpg', check=False)
+        assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr
+        assert f'gives a {"cls_score" if "classes" in change else "bbox_pred"} of shape ' \
+            f'{shape} on level 0' in result.stderr
+
+
+def test_a_description_the_runtime_cannot_follow_is_refused(shapes_model):
+    document = read_model_info(str(shapes_model)).document
+    head, preprocess = document['head'], document['preprocess']
+    edits = [dict(head={k: v for k, v in head.items() if k != 'reg_max'}),
+             dict(head=dict(head, priors=[head['priors'][0] * 2] + head['priors'][1:])),
+             dict(preprocess=dict(preprocess, pad_size_divisor=0)),
+             dict(classes=[1, 2, 3])]
+    for edit in edits:
+        with pytest.raises(ModelError, match='the model description is incomplete'):
+            ModelInfo(dict(document, **edit))

@@ -64,5 +64,7 @@ def test_the_detector_prepares_each_image_in_its_one_buffer(shapes_model):
 
 def test_an_array_that_is_no_colour_image_is_refused(shapes_model):
     info = read_model_info(str(shapes_model))
-    with pytest.raises(ValueError, match=r'not \(64, 64\)'):
+    with pytest.raises(ValueError, match=r'not uint8 \(64, 64\)'):
         preprocess(np.zeros((64, 64), np.uint8), info, (256, 256))
+    with pytest.raises(ValueError, match=r'not uint16 \(64, 64, 3\)'):  # a 16-bit PNG's array
+        preprocess(np.zeros((64, 64, 3), np.uint16), info, (256, 256))
