@@ -272,6 +272,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (RuntimeUserError, OSError) as error:  # OSError: a full disk, no permission, ...
         print(f'error: {error}', file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before the first frame: nothing to write
+        print('stopped (Ctrl-C)', file=sys.stderr)
+        return 130
 
 
 if __name__ == '__main__':

@@ -4,6 +4,7 @@ import glob
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, List, Optional, Tuple
+from urllib.parse import urlsplit, urlunsplit
 
 import cv2
 import numpy as np
@@ -73,7 +74,7 @@ class VideoSource:
 
     Args:
         target (str | int): The file or URL, or the camera index.
-        name (str): The ``file_name`` of its frames.
+        name (str): The ``file_name`` of its frames (a stream's URL without its password).
         kind (str): ``'video'``, ``'camera'`` or ``'stream'``.
 
     Raises:
@@ -88,8 +89,7 @@ class VideoSource:
         finally:
             cv2.utils.logging.setLogLevel(level)
         if not self.capture.isOpened():
-            what = dict(camera=f'camera {target}', stream=f'stream {target}',
-                        video=f'video {target}')[kind]
+            what = f'{kind} {name if kind == "stream" else target}'
             raise SourceError(f'{what} does not open (check the index, the URL or the file, '
                               'and that OpenCV was built with its codec)')
         self.target, self.name, self.kind = target, name, kind
@@ -116,6 +116,16 @@ class VideoSource:
 
     def close(self) -> None:
         self.capture.release()
+
+
+def without_password(url: str) -> str:
+    """``url`` with the password of its ``user:password@`` part, if any, written as ``***``
+    (the stream's name goes into the JSON and the messages)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(
+        f':{parts.password}@', ':***@', 1)))
 
 
 def glob_base(pattern: str) -> Path:
@@ -160,7 +170,7 @@ def open_source(source: str, skip: Optional[str] = None):
     if source.isdigit():
         return VideoSource(int(source), f'camera{source}', 'camera')
     if '://' in source:
-        return VideoSource(source, source, 'stream')
+        return VideoSource(source, without_password(source), 'stream')
     if glob.has_magic(source):
         files = sorted(p for p in glob.glob(source, recursive=True)
                        if Path(p).suffix.lower() in IMAGE_SUFFIXES and Path(p).is_file())

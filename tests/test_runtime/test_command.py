@@ -166,6 +166,8 @@ def test_bad_input_stops_in_one_line(shapes_model, tmp_path):
         ((tmp_path / 'a.jpg', tmp_path / 'a.jpg'), None, 'a.jpg is not an exported model'),
         ((shapes_model, '9'), None, 'camera 9 does not open'),
         ((shapes_model, tmp_path / 'absent.jpg'), None, 'no such image, folder or video'),
+        ((shapes_model, 'rtsp://user:s3cr3t@127.0.0.1:1/x'), None,
+         'stream rtsp://user:***@127.0.0.1:1/x does not open'),  # refused at once, no password
         ((shapes_model, tmp_path / 'a.jpg', '--show'), without_display,
          '--show needs a display'),
         ((shapes_model, tmp_path / 'a.jpg', '--show', '--json', tmp_path / 'shown.json'),
@@ -179,6 +181,7 @@ def test_bad_input_stops_in_one_line(shapes_model, tmp_path):
         result = run_runtime(*args, check=False, env=env)
         assert result.returncode == 2, result.stderr[-2000:]
         assert message in result.stderr and 'Traceback' not in result.stderr
+        assert 's3cr3t' not in result.stderr
         assert len([line for line in result.stderr.splitlines()
                     if line.startswith('error:')]) == 1
 
@@ -337,3 +340,11 @@ def test_a_description_the_runtime_cannot_follow_is_refused(shapes_model):
     for edit in edits:
         with pytest.raises(ModelError, match='the model description is incomplete'):
             ModelInfo(dict(document, **edit))
+
+
+def test_a_ctrl_c_before_the_first_frame_ends_in_one_line(shapes_model, monkeypatch, capsys):
+    def interrupted(*_):  # Ctrl-C while the model loads
+        raise KeyboardInterrupt
+    monkeypatch.setattr(runtime_command, 'Detector', interrupted)
+    assert runtime_command.main([str(shapes_model), str(shapes_model)]) == 130
+    assert capsys.readouterr().err == 'stopped (Ctrl-C)\n'
