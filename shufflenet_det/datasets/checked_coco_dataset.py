@@ -15,9 +15,8 @@ from PIL import Image
 
 from .checked_coco import CheckedCOCO
 from .dataset_problem import DatasetError, DatasetProblem
+from .image_header import turned_size
 
-# EXIF orientations that decoders (OpenCV, mmcv) apply by swapping width and height.
-_TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)
 # Boxes are always clipped to the image; only those sticking out further are reported.
 _OUTSIDE_TOLERANCE = 1.0
 
@@ -246,9 +245,7 @@ class CheckedCocoDataset(CocoDataset):
             return True
         try:
             with Image.open(img_path) as image:  # reads the header only
-                width, height = image.size
-                if image.getexif().get(0x0112) in _TRANSPOSED_ORIENTATIONS:
-                    width, height = height, width
+                width, height = turned_size(image)
         except Exception as error:  # PIL raises several types for broken files
             self._report('unreadable_image', img_path,
                          f'cannot read its header ({error}); image dropped')

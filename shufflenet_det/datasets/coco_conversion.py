@@ -5,6 +5,10 @@ Image sizes come from the files' headers (after EXIF rotation, as the images wil
 boxes are clipped to their image, categories get ids 1..N in the class list's order, and every
 ``file_name`` is relative to the dataset folder. Without a given split, every 5th image (by
 sorted path) goes to val.
+
+The layout is found in this order: a ``data.yaml``; COCO json files; VOC XML files; a
+``classes.txt``; last, COCO json files that a conversion wrote (so that a second run reads the
+labels they came from, not them).
 """
 import json
 import os
@@ -16,7 +20,7 @@ from .conversion_report import ConversionReport
 from .dataset_problem import DatasetError
 from .image_header import image_size
 from .labelled_image import LabelledImage, relative_name
-from .coco_layout import find_coco, read_coco
+from .coco_layout import CONVERTED, converted_here, find_coco, read_coco
 from .voc_layout import is_voc, read_voc
 from .yolo_layout import find_yolo, read_yolo, to_pixels
 
@@ -63,7 +67,8 @@ def coco_json(images: List[LabelledImage], classes: Sequence[str], root: Path, s
         report (ConversionReport): Where what was met is noted.
     """
     category_ids = {name: index + 1 for index, name in enumerate(classes)}
-    coco = dict(images=[], annotations=[], categories=[
+    coco = dict(info=dict(description=f'{CONVERTED} {report.layout}'), images=[],
+                annotations=[], categories=[
         dict(id=index, name=name, supercategory='none') for name, index in category_ids.items()])
     for image in images:
         file_name = relative_name(image.path, root)
@@ -121,22 +126,29 @@ def convert_to_coco(data: str, classes: Optional[Sequence[str]] = None) -> Conve
 
     Raises:
         DatasetError: In one line, for a folder that is not a dataset this reads, a YOLO class
-            index outside ``names``, classes none of which is found, or no image at all.
+            index outside ``names``, classes none of which is found, a class named twice, or no
+            image at all.
     """
     root = Path(data).resolve()
     if not root.is_dir():
         raise DatasetError(f'{data} is not a folder')
     report = ConversionReport()
     found = find_yolo(root)
-    coco_files = find_coco(root) if found is None else {}
-    if found is not None:
+    coco_files = find_coco(root) if found is None or found.suffix == '.txt' else {}
+    theirs = {path: content for path, content in coco_files.items()
+              if not converted_here(content)}
+    if found is not None and found.suffix != '.txt':
         splits, names = read_yolo(root, found, report)
-    elif coco_files:
-        splits, names = read_coco(root, coco_files, report)
+    elif theirs:  # COCO json, then VOC XML, before a classes.txt that may be a list of them
+        splits, names = read_coco(root, theirs, report)
     elif is_voc(root):
         splits = read_voc(root, report)
         names = sorted({box.name for images in splits.values() for image in images
                         for box in image.boxes})
+    elif found is not None:
+        splits, names = read_yolo(root, found, report)
+    elif coco_files:
+        splits, names = read_coco(root, coco_files, report)
     else:
         raise DatasetError(f'{data} has no data.yaml, classes.txt, COCO json or .xml files: '
                            'give a folder in the YOLO layout, with COCO json files (in it or '
@@ -152,10 +164,15 @@ def convert_to_coco(data: str, classes: Optional[Sequence[str]] = None) -> Conve
             raise DatasetError(f'{data}: the classes {unknown} are not in the data, whose '
                                f'classes are {names}')
         names = list(classes)
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise DatasetError(f'{data}: {", ".join(repeated)} named more than once in '
+                           f'{"the classes given" if classes else report.layout}; name each '
+                           'class once')
     if 'all' in splits:
         splits = deterministic_split(splits['all'], root)
         report.split = f'none given: every {VAL_EVERY}th image by sorted path to val'
-    normalised = found is not None
+    normalised = report.layout.startswith('the YOLO layout')
     train, val = (coco_json(splits[split], names, root, split, normalised, report)
                   for split in ('train', 'val'))
     if not train['images']:
@@ -169,9 +186,15 @@ def write_coco(dataset: ConvertedDataset, out_dir: str) -> List[Path]:
 
     Returns:
         list[Path]: The files written.
+
+    Raises:
+        DatasetError: When ``out_dir`` is not a folder and cannot be made one (a file).
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DatasetError(f'cannot make the folder {out_dir}: {error.strerror}') from None
     written = []
     for split, coco in (('train', dataset.train), ('val', dataset.val)):
         path = out / f'instances_{split}.json'

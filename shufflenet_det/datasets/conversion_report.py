@@ -20,10 +20,14 @@ KINDS = {
     'bom': ('said', 'files starting with a UTF-8 BOM, read'),
     'box_empty': ('left out', 'boxes of zero or negative size (or outside their image)'),
     'other_class': ('left out', 'boxes of classes not in the class list'),
-    'malformed_line': ('left out', 'YOLO lines that are not a class and 4 or more numbers'),
+    'malformed_line': ('left out', 'YOLO lines that are not a class and 4 or more numbers '
+                                   '(nan and inf are not numbers here)'),
     'label_without_image': ('left out', 'label files without an image'),
-    'unreadable_image': ('left out', 'images whose header cannot be read'),
-    'unreadable_xml': ('left out', 'XML files that cannot be parsed'),
+    'missing_image': ('left out', 'listed images that are not there'),
+    'unreadable_image': ('left out', 'images whose header cannot be read (or over '
+                                     "Pillow's 179-megapixel limit)"),
+    'unreadable_xml': ('left out', 'XML files that cannot be parsed, and their images'),
+    'unreadable_object': ('left out', 'VOC objects without a readable bndbox'),
 }
 
 

@@ -4,9 +4,10 @@
 Found two ways: a ``data.yaml`` (``names`` as a list or a dict; ``train``/``val`` folders,
 ``.txt`` lists of images or lists of those, relative to the yaml's folder, to its ``path``, or
 absolute; Roboflow's ``../train/images`` as it comes), each image's labels in the ``labels``
-folder that mirrors its ``images`` folder; or a ``classes.txt`` beside plain label files, each
-next to its image.
+folder that mirrors its ``images`` folder; or a ``classes.txt`` with label files in that
+``labels`` folder (Label Studio's export) or next to their images (LabelImg).
 """
+import math
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -15,6 +16,7 @@ import yaml
 from .conversion_report import ConversionReport
 from .dataset_problem import DatasetError
 from .labelled_image import Box, LabelledImage, image_files, relative_name
+
 
 def find_yolo(root: Path) -> Optional[Path]:
     """The ``data.yaml`` (or ``classes.txt``) that makes ``root`` a YOLO dataset, if any."""
@@ -52,16 +54,40 @@ def resolve(entry: str, yaml_path: Path, data: dict) -> Path:
     return path
 
 
-def split_images(entries, yaml_path: Path, data: dict) -> List[Path]:
-    """The images of a train/val entry: a folder, a ``.txt`` listing images, or a list."""
+def read_yaml(path: Path) -> dict:
+    """A data.yaml's content.
+
+    Raises:
+        DatasetError: For a file that is not YAML, or not a mapping.
+    """
+    try:
+        data = yaml.safe_load(path.read_text(encoding='utf-8-sig')) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, 'problem_mark', None)
+        said = f'line {mark.line + 1}: {error.problem}' if mark else ' '.join(str(error).split())
+        raise DatasetError(f'{path}: not valid YAML: {said}') from None
+    if not isinstance(data, dict):
+        raise DatasetError(f'{path}: not a mapping of names, train and val (it holds '
+                           f'{type(data).__name__})')
+    return data
+
+
+def split_images(entries, yaml_path: Path, data: dict, root: Path,
+                 report: ConversionReport) -> List[Path]:
+    """The images of a train/val entry: a folder, a ``.txt`` listing images (one a line; those
+    not there are reported), or a list of those."""
     images = []
     for entry in (entries if isinstance(entries, list) else [entries]):
         path = resolve(str(entry), yaml_path, data)
         if path.is_dir():
             images += image_files(path)
         elif path.suffix == '.txt' and path.is_file():
-            listed = path.read_text(encoding='utf-8-sig').split()
-            images += [resolve(line, path, {}) for line in listed]
+            lines = path.read_text(encoding='utf-8-sig').splitlines()
+            for image in (resolve(line.strip(), path, {}) for line in lines if line.strip()):
+                if image.is_file():
+                    images.append(image)
+                else:
+                    report.note('missing_image', relative_name(image, root))
         else:
             raise DatasetError(f'{yaml_path}: {entry} is neither a folder of images nor a '
                                f'.txt list of them ({path} not found)')
@@ -98,13 +124,16 @@ def read_label_file(path: Path, names: Sequence[str], root: Path,
         if not fields:
             continue
         try:
-            label, values = int(float(fields[0])), [float(v) for v in fields[1:]]
+            numbers = [float(field) for field in fields]
         except ValueError:
-            label, values = None, []
-        if label is None or len(values) < 4 or (len(values) > 4 and len(values) % 2):
+            numbers = []
+        values = numbers[1:]
+        if (len(values) < 4 or (len(values) > 4 and len(values) % 2)
+                or not all(map(math.isfinite, numbers))):
             report.note('malformed_line', f'{where}:{number}')
             continue
-        if not 0 <= label < len(names) or float(fields[0]) != label:
+        label = int(numbers[0])
+        if not 0 <= label < len(names) or numbers[0] != label:
             raise DatasetError(f'{where}:{number}: class {fields[0]} is not one of the '
                                f'{len(names)} classes (0..{len(names) - 1}) of names; fix the '
                                'line or the names')
@@ -135,17 +164,17 @@ def read_yolo(root: Path, found: Path,
         boxes' corners the normalised (cx, cy, w, h) until :func:`to_pixels`; the class names.
     """
     report.layout = f'the YOLO layout ({relative_name(found, root)})'
-    beside = found.suffix == '.txt'  # classes.txt: plain label files, each by its image
+    beside = found.suffix == '.txt'  # classes.txt: label files in labels/ or by their images
     if beside:
         names = [line.strip() for line in found.read_text(encoding='utf-8-sig').splitlines()
                  if line.strip()]
         splits = dict(all=image_files(found.parent))
     else:
-        data = yaml.safe_load(found.read_text(encoding='utf-8-sig')) or {}
+        data = read_yaml(found)
         names = class_names(data, found)
         if 'train' not in data:
             raise DatasetError(f'{found}: no train entry (the training images)')
-        splits = {split: split_images(data[split], found, data)
+        splits = {split: split_images(data[split], found, data, root, report)
                   for split in ('train', 'val') if data.get(split)}
         if 'val' not in splits:
             splits = dict(all=splits['train'])
@@ -155,7 +184,9 @@ def read_yolo(root: Path, found: Path,
     for split, images in splits.items():
         result[split] = []
         for image in images:
-            labels = image.with_suffix('.txt') if beside else label_path(image)
+            labels = label_path(image)
+            if beside and not labels.is_file():
+                labels = image.with_suffix('.txt')
             if not labels.is_file():
                 result[split].append(LabelledImage(image))
                 continue
@@ -165,8 +196,8 @@ def read_yolo(root: Path, found: Path,
             result[split].append(LabelledImage(image, boxes,
                                                label_file=relative_name(labels, root)))
     if not read_labels:
-        looked = ('<image>.txt beside each image' if beside
-                  else 'a labels/ folder mirroring each images/ folder')
+        looked = 'a labels/ folder mirroring each images/ folder'
+        looked += ' or <image>.txt beside each image' if beside else ''
         raise DatasetError(f'{found}: none of its {sum(map(len, splits.values()))} images has a '
                            f'label file (looked for {looked})')
     label_folders = {labels.parent for labels in read_labels}

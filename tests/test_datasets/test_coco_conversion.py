@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ElementTree
 from types import SimpleNamespace
 
 import cv2
+import mmcv
 import numpy as np
 import pytest
 from mmdet.datasets.xml_style import XMLDataset
@@ -227,6 +228,9 @@ def test_sizes_are_read_from_headers_after_exif_rotation(tmp_path):
     assert image_size(tmp_path / 'turned.jpg') == (width, height) == (48, 64)
     (tmp_path / 'not.jpg').write_bytes(b'no image')
     assert image_size(tmp_path / 'not.jpg') is None
+    photo(tmp_path / 'turned.tif', 64, 48, exif=exif)  # Pillow turns a TIFF's size itself
+    height, width = mmcv.imfrombytes((tmp_path / 'turned.tif').read_bytes()).shape[:2]
+    assert image_size(tmp_path / 'turned.tif') == (width, height) == (48, 64)
 
 
 def test_the_tool_writes_both_files_and_refuses_a_folder_it_cannot_read(tmp_path):
@@ -245,6 +249,12 @@ def test_the_tool_writes_both_files_and_refuses_a_folder_it_cannot_read(tmp_path
         f'error: {tmp_path / "nothing"} has no data.yaml, classes.txt, COCO json or .xml files: '
         'give a folder in the YOLO layout, with COCO json files (in it or in annotations/) or '
         'with Pascal VOC XML files']
+    (tmp_path / 'a_file').write_text('kept')
+    refused = run_tool('tools/dataset_converters/to_coco.py', tmp_path / 'data', '--out-dir',
+                       tmp_path / 'a_file', check=False)
+    assert refused.returncode == 2 and (tmp_path / 'a_file').read_text() == 'kept'
+    assert refused.stderr.strip().splitlines() == [
+        f'error: cannot make the folder {tmp_path / "a_file"}: File exists']
 
 
 def test_a_repeated_yolo_dataset_reads_as_many_times_larger(tmp_path):
@@ -310,3 +320,170 @@ def test_a_single_coco_json_is_split_and_missing_images_are_counted(tmp_path):
     assert dataset.report.count('label_without_image') == 1  # 6.jpg is not there
     assert dataset.val['annotations'][0]['bbox'] == [1, 2, 10, 20]
     assert dataset.classes == ['cat']
+
+
+def boxes_by_file(dataset) -> dict:
+    """{file_name: [(class name, corners)]} of both splits."""
+    found = {}
+    for coco in (dataset.train, dataset.val):
+        names = {c['id']: c['name'] for c in coco['categories']}
+        for image in coco['images']:
+            found[image['file_name']] = [(names[a['category_id']], corners(a))
+                                         for a in coco['annotations'] if a['image_id'] ==
+                                         image['id']]
+    return found
+
+
+def test_voc_photos_of_one_name_keep_their_own_xml_and_stay_inside_the_folder(tmp_path):
+    for folder, name, box in (('cats', 'cat', (2, 2, 11, 11)), ('dogs', 'dog', (3, 3, 21, 21))):
+        photo(tmp_path / f'data/{folder}/IMG_0001.jpg')
+        voc_xml(tmp_path / f'data/{folder}/IMG_0001.xml', 'IMG_0001.jpg', (64, 48),
+                [(name, box, False)])
+    for day in ('day', 'night'):  # the devkit's nested folders, as CVAT writes them
+        photo(tmp_path / f'data/VOC/JPEGImages/{day}/a.jpg')
+        voc_xml(tmp_path / f'data/VOC/Annotations/{day}/a.xml', 'a.jpg', (64, 48),
+                [(day, (1, 1, 5, 5), False)])
+    photo(tmp_path / 'data/VOC/SegmentationClass/day/a.png')  # not an image of the XMLs
+    photo(tmp_path / 'outside/IMG_0002.jpg')  # beside the folder: not one of its images
+    voc_xml(tmp_path / 'data/IMG_0002.xml', 'IMG_0002.jpg', (64, 48), [('cat', (1, 1, 5, 5),
+                                                                        False)])
+    dataset = convert_to_coco(str(tmp_path / 'data'))
+    assert boxes_by_file(dataset) == {
+        'cats/IMG_0001.jpg': [('cat', [1, 1, 10, 10])],
+        'dogs/IMG_0001.jpg': [('dog', [2, 2, 20, 20])],
+        'VOC/JPEGImages/day/a.jpg': [('day', [0, 0, 4, 4])],
+        'VOC/JPEGImages/night/a.jpg': [('night', [0, 0, 4, 4])]}
+    assert dataset.report.notes == dict(label_without_image=['IMG_0002.xml'])
+
+
+def test_an_xml_that_does_not_parse_leaves_its_image_out_a_bad_object_only_itself(tmp_path):
+    voc_xml(tmp_path / 'a.xml', 'a.jpg', (64, 48), [('cat', (1, 1, 5, 5), False),
+                                                   ('cat', (1, 1, '', 5), False)])
+    (tmp_path / 'b.xml').write_text('<annotation><object>')
+    for stem in 'abc':  # c.jpg has no XML: a negative
+        photo(tmp_path / f'{stem}.jpg')
+    dataset = convert_to_coco(str(tmp_path))
+    assert boxes_by_file(dataset) == {'a.jpg': [('cat', [0, 0, 4, 4])], 'c.jpg': []}
+    assert dataset.report.notes == dict(unreadable_object=['a.xml'], unreadable_xml=['b.xml'],
+                                        image_without_labels=['c.jpg'])
+
+
+def test_split_lists_name_an_image_a_line_and_say_which_are_missing(tmp_path):
+    devkit = tmp_path / 'voc'
+    for stem in ('my cat 1', 'my cat 2'):
+        photo(devkit / f'JPEGImages/{stem}.jpg')
+        voc_xml(devkit / f'Annotations/{stem}.xml', f'{stem}.jpg', (64, 48),
+                [('cat', (1, 1, 5, 5), False)])
+    (devkit / 'ImageSets/Main').mkdir(parents=True)
+    (devkit / 'ImageSets/Main/train.txt').write_text('my cat 1\n')
+    (devkit / 'ImageSets/Main/val.txt').write_text('my cat 2\n')
+    dataset = convert_to_coco(str(devkit))
+    assert [i['file_name'] for i in dataset.val['images']] == ['JPEGImages/my cat 2.jpg']
+    assert [i['file_name'] for i in dataset.train['images']] == ['JPEGImages/my cat 1.jpg']
+
+    yolo = tmp_path / 'yolo'
+    yolo_dataset(yolo, {'my photo 1': '0 0.5 0.5 0.1 0.1\n'})
+    (yolo / 'train.txt').write_text('./images/train/my photo 1.jpg\n./images/train/gone.jpg\n')
+    (yolo / 'data.yaml').write_text('train: train.txt\nval: images/val\nnames: [cat]\n')
+    dataset = convert_to_coco(str(yolo))
+    assert [i['file_name'] for i in dataset.train['images']] == ['images/train/my photo 1.jpg']
+    assert dataset.report.notes == dict(missing_image=['images/train/gone.jpg'])
+
+
+@pytest.mark.parametrize('text, message', [
+    ('names: [cat, dog\n', r"data.yaml: not valid YAML: line 2: expected ',' or ']'"),
+    ('just a line\n', r'data.yaml: not a mapping of names, train and val \(it holds str\)$')])
+def test_a_data_yaml_that_does_not_read_is_one_error(tmp_path, text, message):
+    yolo_dataset(tmp_path, {'a': '0 0.5 0.5 0.1 0.1\n'})
+    (tmp_path / 'data.yaml').write_text(text)
+    with pytest.raises(DatasetError, match=message):
+        convert_to_coco(str(tmp_path))
+
+
+def coco_file(root, image=None, annotation=None, category=None):
+    """``root/annotations/labels.json`` of one image, box and category, each with ``None``
+    values left out."""
+    def given(item, default):
+        return {k: v for k, v in {**default, **(item or {})}.items() if v is not None}
+    (root / 'annotations').mkdir(parents=True, exist_ok=True)
+    (root / 'annotations/labels.json').write_text(json.dumps(dict(
+        images=[given(image, dict(id=1, file_name='a.jpg', width=64, height=48))],
+        annotations=[given(annotation, dict(id=7, image_id=1, category_id=1,
+                                            bbox=[1, 1, 10, 10]))],
+        categories=[given(category, dict(id=1, name='cat'))])))
+
+
+@pytest.mark.parametrize('missing, message', [
+    (dict(annotation=dict(bbox=None)), 'annotation 7 has no bbox'),
+    (dict(annotation=dict(image_id=None)), 'annotation 7 has no image_id'),
+    (dict(image=dict(file_name=None)), 'image 1 has no file_name'),
+    (dict(category=dict(name=None)), 'category 1 has no name')])
+def test_a_coco_json_without_a_field_it_needs_is_one_error(tmp_path, missing, message):
+    photo(tmp_path / 'images/a.jpg')
+    coco_file(tmp_path, **missing)
+    with pytest.raises(DatasetError, match=f'^annotations/labels.json: {message}$'):
+        convert_to_coco(str(tmp_path))
+
+
+def test_coco_windows_file_names_and_a_width_without_height_are_read(tmp_path):
+    photo(tmp_path / 'images/a.jpg')
+    coco_file(tmp_path, image=dict(file_name='images\\a.jpg', height=None))
+    dataset = convert_to_coco(str(tmp_path))
+    assert boxes_by_file(dataset) == {'images/a.jpg': [('cat', [1, 1, 11, 11])]}
+    assert dataset.report.notes == {}
+
+
+def test_label_studio_yolo_reads_and_a_classes_txt_leaves_voc_xml_read(tmp_path):
+    studio = tmp_path / 'studio'  # Label Studio's YOLO export
+    photo(studio / 'images/a.jpg')
+    (studio / 'labels').mkdir()
+    (studio / 'labels/a.txt').write_text('0 0.5 0.5 0.5 0.5\n')
+    (studio / 'classes.txt').write_text('cat\n')
+    (studio / 'notes.json').write_text('{"categories": [{"id": 0, "name": "cat"}]}')
+    dataset = convert_to_coco(str(studio))
+    assert boxes_by_file(dataset) == {'images/a.jpg': [('cat', [16, 12, 48, 36])]}
+
+    voc = tmp_path / 'voc'
+    photo(voc / 'JPEGImages/a.jpg')
+    voc_xml(voc / 'Annotations/a.xml', 'a.jpg', (64, 48), [('cat', (2, 2, 11, 11), False)])
+    (voc / 'classes.txt').write_text('cat\n')
+    dataset = convert_to_coco(str(voc))
+    assert dataset.report.layout == 'Pascal VOC XML' and dataset.report.notes == {}
+    assert boxes_by_file(dataset) == {'JPEGImages/a.jpg': [('cat', [1, 1, 10, 10])]}
+
+
+def test_a_second_run_reads_the_xml_not_the_json_the_first_wrote_beside_it(tmp_path):
+    photo(tmp_path / 'images/a.jpg')
+    voc_xml(tmp_path / 'annotations/a.xml', 'a.jpg', (64, 48), [('cat', (2, 2, 11, 11), False)])
+    write_coco(convert_to_coco(str(tmp_path)), str(tmp_path / 'annotations'))
+    voc_xml(tmp_path / 'annotations/a.xml', 'a.jpg', (64, 48), [('dog', (2, 2, 11, 11), False)])
+    dataset = convert_to_coco(str(tmp_path))
+    assert boxes_by_file(dataset) == {'images/a.jpg': [('dog', [1, 1, 10, 10])]}
+    (tmp_path / 'annotations/a.xml').unlink()  # the json alone: read
+    assert convert_to_coco(str(tmp_path)).report.layout == 'COCO json'
+
+
+@pytest.mark.parametrize('names, classes', [('names: [car, car, bus]', None),
+                                            ('names: [car, bus]', ['car', 'bus', 'car'])])
+def test_a_class_named_twice_is_one_error(tmp_path, names, classes):
+    yolo_dataset(tmp_path, {'a': '0 0.5 0.5 0.1 0.1\n'}, names=names)
+    with pytest.raises(DatasetError, match=r'car named more than once in the '):
+        convert_to_coco(str(tmp_path), classes)
+
+
+def test_nan_and_inf_in_a_yolo_line_leave_the_line_out(tmp_path):
+    yolo_dataset(tmp_path, {'a': '0 nan 0.5 0.1 0.1\ninf 0.5 0.5 0.1 0.1\n0 0.5 0.5 0.5 inf\n'
+                                 '0 0.5 0.5 0.5 0.5\n'})
+    dataset = convert_to_coco(str(tmp_path))
+    assert dataset.report.notes['malformed_line'] == [
+        f'labels/{split}/a.txt:{line}' for split in ('train', 'val') for line in (1, 2, 3)]
+    json.loads(json.dumps(dataset.train, allow_nan=False))
+    assert [corners(a) for a in dataset.train['annotations']] == [[16, 12, 48, 36]]
+
+
+def test_an_image_over_pillows_pixel_limit_is_left_out_counted(tmp_path, monkeypatch):
+    yolo_dataset(tmp_path, {'a': '0 0.5 0.5 0.1 0.1\n'})
+    photo(tmp_path / 'images/train/big.jpg', 200, 100)
+    monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', 64 * 48)  # over twice that: a bomb
+    dataset = convert_to_coco(str(tmp_path))
+    assert dataset.report.notes['unreadable_image'] == ['images/train/big.jpg']

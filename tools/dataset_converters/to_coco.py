@@ -8,7 +8,7 @@ what was fixed and left out, with counts and files. Sizes come from the image he
 EXIF rotation); without a given split every 5th image by sorted path goes to val.
 
 Example:
-    python tools/dataset_converters/to_coco.py data/raccoon --out-dir data/raccoon/annotations
+    python tools/dataset_converters/to_coco.py data/raccoon --out-dir data/raccoon/coco
     python tools/dataset_converters/to_coco.py data/coco_yolo --out-dir annotations \
         --classes person,dog
 """
