@@ -108,7 +108,12 @@ def read_coco(root: Path, files: Dict[Path, dict],
                                    f'{annotation.get("category_id")}, which its categories do '
                                    'not declare')
             what = f'annotation {annotation.get("id")}'
-            x, y, width, height = required(annotation, 'bbox', what, where)
+            bbox = required(annotation, 'bbox', what, where)
+            if not (isinstance(bbox, list) and len(bbox) == 4
+                    and all(isinstance(value, (int, float)) for value in bbox)):
+                raise DatasetError(f'{where}: {what} has bbox {bbox!r}, not [x, y, width, '
+                                   'height]')
+            x, y, width, height = bbox
             boxes[required(annotation, 'image_id', what, where)].append(Box(
                 categories[annotation['category_id']], (x, y, x + width, y + height),
                 crowd=bool(annotation.get('iscrowd')), where=where))

@@ -136,6 +136,11 @@ def read_voc(root: Path, report: ConversionReport) -> Dict[str, List[LabelledIma
     if 'val' in lists and ('train' in lists or 'trainval' in lists):
         report.split = ('ImageSets/Main/train.txt and val.txt' if 'train' in lists else
                         'ImageSets/Main/trainval.txt (less val.txt) and val.txt')
+        for split in ('val', 'train' if 'train' in lists else 'trainval'):
+            for entry in lists[split]:  # an id no image file has
+                if not any(('/' + image.with_suffix('').as_posix()).endswith('/' + entry)
+                           for image in by_stem[Path(entry).name]):
+                    report.note('missing_image', f'ImageSets/Main/{split}.txt: {entry}')
         val = listed(images, lists['val'], root)
         in_val = {image.path for image in val}
         train = listed(images, lists.get('train', lists.get('trainval')), root)

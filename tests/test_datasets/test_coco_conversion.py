@@ -375,11 +375,12 @@ def test_split_lists_name_an_image_a_line_and_say_which_are_missing(tmp_path):
         voc_xml(devkit / f'Annotations/{stem}.xml', f'{stem}.jpg', (64, 48),
                 [('cat', (1, 1, 5, 5), False)])
     (devkit / 'ImageSets/Main').mkdir(parents=True)
-    (devkit / 'ImageSets/Main/train.txt').write_text('my cat 1\n')
+    (devkit / 'ImageSets/Main/train.txt').write_text('my cat 1\nmy cat 3\n')
     (devkit / 'ImageSets/Main/val.txt').write_text('my cat 2\n')
     dataset = convert_to_coco(str(devkit))
     assert [i['file_name'] for i in dataset.val['images']] == ['JPEGImages/my cat 2.jpg']
     assert [i['file_name'] for i in dataset.train['images']] == ['JPEGImages/my cat 1.jpg']
+    assert dataset.report.notes == dict(missing_image=['ImageSets/Main/train.txt: my cat 3'])
 
     yolo = tmp_path / 'yolo'
     yolo_dataset(yolo, {'my photo 1': '0 0.5 0.5 0.1 0.1\n'})
@@ -417,7 +418,9 @@ def coco_file(root, image=None, annotation=None, category=None):
     (dict(annotation=dict(bbox=None)), 'annotation 7 has no bbox'),
     (dict(annotation=dict(image_id=None)), 'annotation 7 has no image_id'),
     (dict(image=dict(file_name=None)), 'image 1 has no file_name'),
-    (dict(category=dict(name=None)), 'category 1 has no name')])
+    (dict(category=dict(name=None)), 'category 1 has no name'),
+    (dict(annotation=dict(bbox=[1, 1, 10])), r'annotation 7 has bbox \[1, 1, 10\], not \[x, y, '
+                                             r'width, height\]')])
 def test_a_coco_json_without_a_field_it_needs_is_one_error(tmp_path, missing, message):
     photo(tmp_path / 'images/a.jpg')
     coco_file(tmp_path, **missing)
