@@ -17,6 +17,7 @@ Examples:
 import argparse
 import io
 import json
+import math
 import shutil
 import sys
 import time
@@ -44,7 +45,7 @@ from shufflenet_det.deployment.int8_quantization import (CalibrationImages,
 from shufflenet_det.deployment.model_description import write_sidecar
 from shufflenet_det.deployment.ncnn_export import onnx_to_ncnn
 from shufflenet_det.deployment.openvino_export import onnx_to_openvino
-from shufflenet_det.engine import atomic_write
+from shufflenet_det.engine import ProgressBarHook, atomic_write
 from shufflenet_det.errors import ConfigError, UserError
 from shufflenet_det.utils import build_runner, find_resumable_checkpoint, stop_data_workers
 from shufflenet_det.utils.cli import exit_status
@@ -56,6 +57,7 @@ from shufflenet_det_runtime.onnx_metadata import read_onnx_metadata
 REPO = Path(__file__).resolve().parents[1]
 EXPORTS = ('onnx', 'int8', 'ncnn', 'openvino')
 DEFAULT_MINUTES = 10.0
+DEFAULT_BATCH_SIZE = 16
 CALIBRATION_IMAGES = 100
 
 
@@ -77,8 +79,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help=f'time budget of the training (default {DEFAULT_MINUTES:g}); '
                         'evaluation and export come after it')
     budget.add_argument('--iters', type=int, help='train this many iterations instead')
-    parser.add_argument('--batch-size', type=int, default=16, help='default 16')
-    parser.add_argument('--lr', type=float, default=LEARNING_RATE,
+    parser.add_argument('--batch-size', type=int, help='default 16')
+    parser.add_argument('--lr', type=float,
                         help=f'AdamW\'s peak learning rate (default {LEARNING_RATE:g})')
     parser.add_argument('--export', default='onnx',
                         help=f'what to export, comma-separated, of {",".join(EXPORTS)} '
@@ -93,14 +95,27 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     unknown = sorted(set(args.export) - set(EXPORTS))
     if unknown:
         parser.error(f'--export: unknown {unknown}; choose from {",".join(EXPORTS)}')
-    if args.minutes is not None and args.minutes <= 0:
-        parser.error('--minutes must be positive')
+    if args.minutes is not None and not 0 < args.minutes < math.inf:
+        parser.error('--minutes must be a positive number')
     if args.iters is not None and args.iters < 1:
         parser.error('--iters must be at least 1')
-    if args.batch_size < 1:
+    if args.batch_size is not None and args.batch_size < 1:
         parser.error('--batch-size must be at least 1')
+    if args.lr is not None and not 0 < args.lr < math.inf:
+        parser.error('--lr must be a positive number')
     if not args.resume and args.data is None:
         parser.error('give the dataset folder (or --resume a run)')
+    if args.resume:
+        unused = [flag for flag, value in (
+            ('--from', args.start), ('--config', args.config), ('--classes', args.classes),
+            ('--minutes', args.minutes), ('--iters', args.iters),
+            ('--batch-size', args.batch_size), ('--lr', args.lr),
+            ('--cfg-options', args.cfg_options)) if value is not None]
+        if unused:
+            print(f'warning: --resume continues the run as {args.work_dir} has it: '
+                  f'{", ".join(unused)} not used (the dataset too)', file=sys.stderr)
+    args.batch_size = args.batch_size or DEFAULT_BATCH_SIZE
+    args.lr = args.lr or LEARNING_RATE
     return args
 
 
@@ -236,12 +251,23 @@ def runner_of(cfg: Config, config: Path) -> Iterator[Runner]:
     try:
         yield runner
     finally:
+        for hook in runner.hooks:
+            if isinstance(hook, ProgressBarHook):
+                hook.close()  # a run stopped midway: the bar ends before what is said of it
         stop_data_workers(runner)
+
+
+def run_config(config: Path) -> Config:
+    """The config of the run whose folder holds ``config``: that folder is its work dir
+    (a run's folder copied or moved keeps its own checkpoints and outputs)."""
+    cfg = Config.fromfile(str(config))
+    cfg.work_dir = str(config.parent.resolve())
+    return cfg
 
 
 def train(config: Path, resume: bool) -> None:
     """Train (or continue) the run of ``config``."""
-    cfg = Config.fromfile(str(config))
+    cfg = run_config(config)
     if resume:
         checkpoint = find_resumable_checkpoint(cfg.work_dir)
         if checkpoint is None:
@@ -256,7 +282,7 @@ def train(config: Path, resume: bool) -> None:
 def evaluate(config: Path, checkpoint: Path) -> Dict[str, float]:
     """COCO's metrics of ``checkpoint`` on the val split, per class too, as tools/test.py
     computes them; its detections are written to ``val_detections.bbox.json``."""
-    cfg = Config.fromfile(str(config))
+    cfg = run_config(config)
     cfg.load_from = str(checkpoint)
     cfg.test_evaluator.outfile_prefix = str(Path(cfg.work_dir) / 'val_detections')
     cfg.custom_hooks = [hook for hook in cfg.get('custom_hooks', [])
@@ -267,10 +293,17 @@ def evaluate(config: Path, checkpoint: Path) -> Dict[str, float]:
 
 def metrics_record(metrics: Dict[str, float], classes: List[str], checkpoint: Path,
                    minutes: Dict[str, float]) -> dict:
-    """What metrics.json holds."""
+    """What metrics.json holds; the AP of a class without a box in the val split is null
+    (COCO's evaluator gives NaN, which is no JSON)."""
+    per_class = {name: metrics.get(f'coco/{name}_precision') for name in classes}
+    unscored = [name for name, value in per_class.items() if value is None or math.isnan(value)]
+    if unscored:
+        print(f'warning: no AP for {", ".join(unscored)}: no box of it in the val split',
+              file=sys.stderr)
     return dict(bbox_mAP=metrics['coco/bbox_mAP'], bbox_mAP_50=metrics['coco/bbox_mAP_50'],
                 bbox_mAP_75=metrics['coco/bbox_mAP_75'],
-                AP_per_class={name: metrics.get(f'coco/{name}_precision') for name in classes},
+                AP_per_class={name: None if name in unscored else value
+                              for name, value in per_class.items()},
                 checkpoint=checkpoint.name, minutes=minutes)
 
 
@@ -329,6 +362,13 @@ def train_new_run(args: argparse.Namespace, work_dir: Path, started: float) -> P
     try:
         config = new_run(args, work_dir, started)
         train(config, resume=False)
+    except KeyboardInterrupt:
+        if (work_dir / 'last_checkpoint').exists():
+            raise KeyboardInterrupt(f'stopped (Ctrl-C); continue the run with --resume '
+                                    f'--work-dir {work_dir}') from None
+        discard_new_run(work_dir, created)
+        raise KeyboardInterrupt(f'stopped (Ctrl-C) before the first checkpoint; what the run '
+                                f'wrote into {work_dir} is removed') from None
     except Exception as error:  # a config the runner refuses, say: a --cfg-options value
         if (work_dir / 'last_checkpoint').exists():
             raise  # a checkpoint was saved: --resume continues from it
@@ -366,7 +406,8 @@ def main() -> None:
     exported = export(config, checkpoint, work_dir, args.export)
     minutes['export'] = (time.perf_counter() - started) / 60
     record = metrics_record(metrics, classes, checkpoint, minutes)
-    atomic_write(json.dumps(record, indent=2).encode(), str(work_dir / 'metrics.json'))
+    atomic_write(json.dumps(record, indent=2, allow_nan=False).encode(),
+                 str(work_dir / 'metrics.json'))
     print_log(f'fine-tuned in {minutes["training"]:.1f} min (evaluation '
               f'{minutes["evaluation"]:.1f}, export {minutes["export"]:.1f}): bbox mAP '
               f'{record["bbox_mAP"]:.3f}, AP50 {record["bbox_mAP_50"]:.3f} on the val split, '

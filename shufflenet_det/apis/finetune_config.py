@@ -50,8 +50,10 @@ def _set_num_classes(model: dict, num_classes: int) -> None:
 def _custom_hooks(base: List[dict], load_from: Optional[str],
                   minutes: Optional[float]) -> List[dict]:
     """The base config's custom hooks, with class transfer, BatchNorm recalibration (from a
-    checkpoint), an EMA of the weights, the time limit and a progress bar added."""
-    hooks = [dict(hook) for hook in base if hook['type'] != 'ClassTransferHook']
+    checkpoint), an EMA of the weights, the time limit and a progress bar added (those of an
+    earlier fine-tuning run, whose checkpoint names its config as the base, replaced)."""
+    hooks = [dict(hook) for hook in base
+             if hook['type'] not in ('ClassTransferHook', 'TimeLimitHook', 'ProgressBarHook')]
     hooks.append(dict(type='ClassTransferHook', priority=48))  # before EMAHook copies weights
     if 'EMAHook' not in {hook['type'] for hook in hooks}:
         hooks.append(dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=EMA_MOMENTUM,
@@ -89,7 +91,10 @@ def finetune_config(base: Config, data_root: str, annotations: Path, classes: Se
     cfg.train_dataloader = dict(
         cfg.train_dataloader, batch_size=schedule.batch_size, num_workers=2,
         persistent_workers=True, sampler=dict(type='InfiniteSampler', shuffle=True),
-        dataset=_with_classes(cfg.train_dataloader.dataset, data_root, train_json, classes))
+        dataset=dict(_with_classes(cfg.train_dataloader.dataset, data_root, train_json, classes),
+                     # images without boxes train as negatives, as the conversion says
+                     filter_cfg=dict(cfg.train_dataloader.dataset.get('filter_cfg', {}),
+                                     filter_empty_gt=False)))
     cfg.val_dataloader = dict(
         cfg.val_dataloader, batch_size=VAL_BATCH_SIZE, num_workers=2, persistent_workers=True,
         dataset=_with_classes(cfg.val_dataloader.dataset, data_root, val_json, classes))

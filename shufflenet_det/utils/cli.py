@@ -9,7 +9,8 @@ from shufflenet_det_runtime import RuntimeUserError
 def exit_status(main: Callable[[], None]) -> int:
     """Run a tool's ``main``; a :class:`UserError` (or the runtime's
     :class:`~shufflenet_det_runtime.RuntimeUserError`, for an exported model) is printed as one
-    line, ``error: ...``, without a traceback.
+    line, ``error: ...``, without a traceback; so is a Ctrl-C (``stopped (Ctrl-C)``, or the
+    message the tool gave its ``KeyboardInterrupt``).
 
     Use it as ``sys.exit(exit_status(main))`` under ``if __name__ == '__main__':``.
 
@@ -17,11 +18,14 @@ def exit_status(main: Callable[[], None]) -> int:
         main (Callable): The tool's entry point.
 
     Returns:
-        int: 0, or 2 after one of those errors.
+        int: 0, 2 after one of those errors, 130 after Ctrl-C.
     """
     try:
         main()
     except (UserError, RuntimeUserError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 2
+    except KeyboardInterrupt as error:  # its message, if any, says what became of the work
+        print(str(error) or 'stopped (Ctrl-C)', file=sys.stderr)
+        return 130
     return 0

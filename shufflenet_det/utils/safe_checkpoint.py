@@ -120,8 +120,10 @@ def safe_torch_load(filename: str, map_location: Any = 'cpu', mmap: bool = False
                 f'refusing to load {filename}: {reason}. Such a file could run code when '
                 'unpickled; only tensors, plain containers and MMEngine training state are '
                 'accepted, and nothing from the file was run.') from err
-        raise CheckpointError(f'cannot read checkpoint {filename}: {reason}') from err
-    except (RuntimeError, EOFError, ValueError, OSError) as err:
+        raise CheckpointError(f'cannot read checkpoint {filename} (not a PyTorch checkpoint?): '
+                              f'{reason}') from err
+    except (RuntimeError, EOFError, ValueError, OSError, KeyError, IndexError,
+            TypeError) as err:  # the last three: bytes the unpickler cannot follow
         reason = str(err).partition(MINIZ_ADVICE)[0]
         found = (f'its {os.path.getsize(filename)} bytes' if os.path.isfile(filename) else
                  'it')

@@ -5,12 +5,20 @@ The end-to-end runs use ../shared/data (raccoon_voc, coco_tiny_yolo, NanoDet-m's
 and train a few iterations; they are skipped where the data is absent.
 """
 import json
+import math
 import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
 from mmengine.config import Config
 
+from shufflenet_det.apis.finetune_config import Schedule, finetune_config
 from shufflenet_det.apis.starting_weights import check_architecture
 from shufflenet_det.apis.training_plan import plan_schedule
 from shufflenet_det.utils import CheckpointError
@@ -20,6 +28,7 @@ from shufflenet_det_runtime.onnx_metadata import read_onnx_metadata
 from tests.runtime_runner import run_runtime
 from tests.shared_data import NANODET_M, SHARED_DATA, requires_shared
 from tests.test_datasets.test_coco_conversion import photo, voc_xml
+from tests.test_docs import load_tool
 from tests.test_tools.tool_runner import REPO, run_tool
 
 RACCOON = SHARED_DATA / 'raccoon_voc'
@@ -249,3 +258,78 @@ def test_a_checkpoint_of_other_classes_fits_but_not_one_of_other_layers():
                                               r'tensors have other shapes, e.g. neck\.lateral'):
         check_architecture(Config.fromfile(str(NANODET_CONFIG)), dict(state_dict=weights),
                            'two.pth', 'nanodet')
+
+
+def test_ctrl_c_before_the_first_checkpoint_takes_back_the_run_in_one_line(tmp_path):
+    work_dir = tmp_path / 'run'
+    process = subprocess.Popen(
+        [sys.executable, 'tools/finetune.py', str(small_voc(tmp_path / 'data')), '--work-dir',
+         str(work_dir), '--from', 'scratch', '--iters', '100000', '--batch-size', '4',
+         '--cfg-options', 'train_cfg.val_interval=100000',
+         'default_hooks.checkpoint.interval=100000'],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (work_dir / 'run.py').exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(5)  # training under way
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130, stderr[-3000:]
+    assert stderr.strip().splitlines()[-1] == (
+        f'stopped (Ctrl-C) before the first checkpoint; what the run wrote into {work_dir} is '
+        'removed')
+    assert 'Traceback' not in stderr and not work_dir.exists()
+
+
+def test_a_run_from_a_fine_tuned_checkpoint_gets_its_own_time_limit_and_keeps_negatives():
+    """The config of an earlier fine-tuning run (the base when its checkpoint names it) holds
+    that run's TimeLimitHook and ProgressBarHook: replaced, not kept beside the new ones; and
+    training keeps the images without boxes (the conversion's negatives)."""
+    base = Config.fromfile(str(NANODET_CONFIG))
+    base.custom_hooks = [dict(type='TimeLimitHook', minutes=0.0001), dict(type='ProgressBarHook')]
+    for minutes in (None, 5.0):
+        cfg = finetune_config(base, '/data', Path('/run/annotations'), ['cat'], Path('/run'),
+                              None, Schedule(3, 3, 4, minutes))
+        hooks = [hook['type'] for hook in cfg.custom_hooks]
+        assert hooks.count('ProgressBarHook') == 1
+        assert [hook.get('minutes') for hook in cfg.custom_hooks
+                if hook['type'] == 'TimeLimitHook'] == ([minutes] if minutes else [])
+        assert cfg.train_dataloader.dataset.filter_cfg == dict(filter_empty_gt=False,
+                                                               min_size=32)
+
+
+def test_metrics_json_has_no_nan_for_a_class_without_val_boxes(capsys):
+    tool = load_tool('tools/finetune.py')
+    metrics = {'coco/bbox_mAP': 0.3, 'coco/bbox_mAP_50': 0.5, 'coco/bbox_mAP_75': 0.2,
+               'coco/person_precision': 0.326, 'coco/car_precision': math.nan}
+    record = tool.metrics_record(metrics, ['person', 'car'], Path('best.pth'), {})
+    assert record['AP_per_class'] == dict(person=0.326, car=None)
+    json.dumps(record, allow_nan=False)
+    assert 'warning: no AP for car: no box of it in the val split' in capsys.readouterr().err
+
+
+def test_flags_are_checked_and_resume_says_which_it_does_not_use(capsys):
+    tool = load_tool('tools/finetune.py')
+    for bad in (['--lr', '0'], ['--lr', 'nan'], ['--minutes', 'inf'], ['--minutes', 'nan']):
+        with pytest.raises(SystemExit):
+            tool.parse_args(['data', '--work-dir', 'run', '--from', 'scratch', *bad])
+    assert 'must be a positive number' in capsys.readouterr().err
+    args = tool.parse_args(['data', '--work-dir', 'run', '--resume', '--iters', '50',
+                            '--classes', 'cat'])
+    assert capsys.readouterr().err == ('warning: --resume continues the run as run has it: '
+                                       '--classes, --iters not used (the dataset too)\n')
+    assert (args.batch_size, args.lr) == (16, 1e-3)
+
+
+def test_a_copied_run_resumes_in_its_own_folder(tmp_path):
+    """--resume reads and writes the --work-dir given, not the folder the config was written
+    in: a copy of a run continues as the copy, the original untouched."""
+    original, copy = tmp_path / 'run', tmp_path / 'copy'
+    finetune(small_voc(tmp_path / 'data'), '--work-dir', original, '--from', 'scratch',
+             '--iters', '2', '--batch-size', '4')
+    shutil.copytree(original, copy)
+    before = {path: path.stat().st_mtime_ns for path in original.rglob('*')}
+    finetune('--work-dir', copy, '--resume')
+    assert {path: path.stat().st_mtime_ns for path in original.rglob('*')} == before
+    assert json.loads((copy / 'metrics.json').read_text())['checkpoint'] == \
+        json.loads((original / 'metrics.json').read_text())['checkpoint']

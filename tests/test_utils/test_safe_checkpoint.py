@@ -177,6 +177,16 @@ def test_missing_file_is_named(tmp_path):
         safe_torch_load(str(tmp_path / 'nope.pth'))
 
 
+@pytest.mark.parametrize('content', [b'hello, no checkpoint', b"_base_ = './a.py'\n",
+                                     b'\x80\x02}q\x00.'])
+def test_a_file_that_is_no_checkpoint_is_said_to_be_none(tmp_path, content):
+    """Text (a config, a note) and stray pickle bytes, which the unpickler fails on in
+    several ways (KeyError, IndexError, ...), are all refused as no checkpoint."""
+    (tmp_path / 'weights.pth').write_bytes(content)
+    with pytest.raises(CheckpointError, match='not a PyTorch checkpoint'):
+        safe_torch_load(str(tmp_path / 'weights.pth'))
+
+
 # ``meta`` as scripts that save a checkpoint by hand write it, and what MMEngine's loader gives.
 HAND_WRITTEN_META = {
     'meta None': (dict(meta=None), {}),

@@ -39,4 +39,10 @@ class ProgressBarHook(Hook):
             self.bar.set_postfix(loss=f'{loss:.3f}', refresh=False)
 
     def after_train(self, runner) -> None:
-        self.bar.close()
+        self.close()
+
+    def close(self) -> None:
+        """Close the bar where it stands (MMEngine calls no hook when a run is interrupted:
+        a tool that catches the interruption calls this before it says so)."""
+        if self.bar is not None:
+            self.bar.close()
