@@ -91,7 +91,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--resume', action='store_true',
                         help='continue the run in --work-dir from its latest checkpoint')
     args = parser.parse_args(argv)
-    args.export = [name.strip() for name in args.export.split(',') if name.strip()]
+    args.export = [name.strip().lower() for name in args.export.split(',') if name.strip()]
     unknown = sorted(set(args.export) - set(EXPORTS))
     if unknown:
         parser.error(f'--export: unknown {unknown}; choose from {",".join(EXPORTS)}')
@@ -121,7 +121,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def check_work_dir(work_dir: Path) -> None:
     """Refuse a work dir that holds files: a run is continued only with ``--resume``."""
-    if work_dir.exists() and (not work_dir.is_dir() or any(work_dir.iterdir())):
+    if work_dir.exists() and not work_dir.is_dir():
+        raise ConfigError(f'--work-dir {work_dir} is a file, not a folder')
+    if work_dir.exists() and any(work_dir.iterdir()):
         raise ConfigError(f'{work_dir} already holds files (an earlier run?); continue it with '
                           '--resume, or give another --work-dir')
 
@@ -378,8 +380,8 @@ def train_new_run(args: argparse.Namespace, work_dir: Path, started: float) -> P
         message = ' '.join(str(error).split()) or 'no message'
         raise ConfigError(f'the run stopped before its first checkpoint ({type(error).__name__} '
                           f'at {raised_at(error)}: {message}); what it wrote into {work_dir} is '
-                          'removed: fix the cause (a --cfg-options value?) and run the command '
-                          'again') from error
+                          'removed: fix the cause (a --cfg-options value, the --config?) and run '
+                          'the command again') from error
     return config
 
 

@@ -215,6 +215,9 @@ def test_a_run_that_stops_before_its_first_checkpoint_takes_back_what_it_wrote(t
     (work_dir / 'notes.txt').write_text('mine')
     assert 'already holds files' in error_line(finetune(*args, check=False))
     assert [path.name for path in work_dir.iterdir()] == ['notes.txt']
+    a_file = work_dir / 'notes.txt'
+    assert error_line(finetune(args[0], '--work-dir', a_file, '--from', 'scratch', check=False)) \
+        == f'error: --work-dir {a_file} is a file, not a folder'
 
 
 def test_a_val_split_without_boxes_is_refused(tmp_path):
