@@ -129,15 +129,17 @@ def check_work_dir(work_dir: Path) -> None:
 
 
 def read_data(data: str, classes: Optional[str]) -> ConvertedDataset:
-    """Convert the dataset and print what was read; refuse one that cannot be evaluated."""
+    """Convert the dataset and print what was read; refuse one that cannot train or be
+    evaluated (a split without boxes)."""
     names = [name.strip() for name in classes.split(',')] if classes else None
     dataset = convert_to_coco(data, names)
     for line in dataset.report.summary(dataset.classes):
         print(line)
-    if not dataset.val['annotations']:
-        raise DatasetError(f'{data}: the val split has {len(dataset.val["images"])} images and '
-                           f'{len(dataset.val["annotations"])} boxes; the run needs labelled '
-                           'val images to evaluate on (add images, or give a val split)')
+    for split, coco in (('train', dataset.train), ('val', dataset.val)):
+        if not coco['annotations']:
+            raise DatasetError(f'{data}: the {split} split has {len(coco["images"])} images and '
+                               f'0 boxes; the run needs labelled {split} images (add images, '
+                               'or give a split)')
     return dataset
 
 

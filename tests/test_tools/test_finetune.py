@@ -220,11 +220,17 @@ def test_a_run_that_stops_before_its_first_checkpoint_takes_back_what_it_wrote(t
         == f'error: --work-dir {a_file} is a file, not a folder'
 
 
-def test_a_val_split_without_boxes_is_refused(tmp_path):
+def test_a_split_without_boxes_is_refused(tmp_path):
     folder = small_voc(tmp_path / 'data', images=5)
     (folder / 'p4.xml').unlink()  # the 5th image, the val split's one, has no labels
     result = finetune(folder, '--work-dir', tmp_path / 'run', '--from', 'scratch', check=False)
     assert 'the val split has 1 images and 0 boxes' in error_line(result)
+    assert not (tmp_path / 'run').exists()
+    for index in range(4):  # and the train split without boxes
+        (folder / f'p{index}.xml').unlink()
+    voc_xml(folder / 'p4.xml', 'p4.jpg', (64, 48), [('cat', ('5', '5', '40', '30'), False)])
+    result = finetune(folder, '--work-dir', tmp_path / 'run', '--from', 'scratch', check=False)
+    assert 'the train split has 4 images and 0 boxes' in error_line(result)
     assert not (tmp_path / 'run').exists()
 
 
