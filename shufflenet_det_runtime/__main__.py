@@ -18,7 +18,7 @@ import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence, Union
+from typing import Callable, Iterator, List, Optional, Sequence, Union
 
 import cv2
 from tqdm import tqdm
@@ -49,8 +49,12 @@ class Stopped(KeyboardInterrupt):
         self.signum = signum
 
 
-def count(minimum: int):
-    """An argparse type: an integer of at least ``minimum``."""
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``minimum``.
+
+    Args:
+        minimum (int): The smallest value taken.
+    """
     def parse(text: str) -> int:
         value = int(text)
         if value < minimum:
@@ -74,13 +78,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='write YOLO labels to DIR/labels/<stem>.txt (needs --out)')
     parser.add_argument('--score-thr', type=float, default=0.3,
                         help='the lowest score drawn and written to labels (default 0.3)')
-    parser.add_argument('--threads', type=count(0), default=0,
+    parser.add_argument('--threads', type=at_least(0), default=0,
                         help="threads of the runtime and of OpenCV (default: their choice)")
     parser.add_argument('--backend', choices=BACKENDS,
                         help='the runtime (default: by the model file: .onnx in onnxruntime)')
     parser.add_argument('--show', action='store_true', help='show each result in a window '
                         '(q or Esc stops)')
-    parser.add_argument('--max-frames', type=count(1), metavar='N',
+    parser.add_argument('--max-frames', type=at_least(1), metavar='N',
                         help='stop after N images or frames (a camera runs until stopped)')
     args = parser.parse_args(argv)
     if args.save_txt and not args.out:
@@ -98,9 +102,13 @@ def open_window() -> None:
                               'instead')
         # tried in another process first: OpenCV's Qt window aborts the process when the
         # display does not answer (a stale SSH session, DISPLAY=:0 on a Pi without X)
-        probe = subprocess.run([sys.executable, '-c', f'import cv2; cv2.namedWindow({WINDOW!r})'],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if probe.returncode:
+        try:
+            answered = not subprocess.run(
+                [sys.executable, '-c', f'import cv2; cv2.namedWindow({WINDOW!r})'],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=20).returncode
+        except subprocess.TimeoutExpired:  # a display that takes the connection, then hangs
+            answered = False
+        if not answered:
             raise SourceError(f'--show cannot open a window on display {display} (no display '
                               'server answers there, or OpenCV is -headless); write the results '
                               'with --out instead')
@@ -113,6 +121,7 @@ def open_window() -> None:
 
 
 def raise_stopped(signum: int, _) -> None:
+    """A signal handler: raise :class:`Stopped`."""
     raise Stopped(signum)
 
 
@@ -132,7 +141,7 @@ def stop_signals_raised() -> Iterator[None]:
 
 
 @contextmanager
-def ctrl_c_held() -> Iterator[None]:
+def stop_signals_held() -> Iterator[None]:
     """Hold a stop signal (Ctrl-C, SIGTERM) that arrives inside the block and raise it after,
     as :class:`Stopped`, so that a frame's outputs and the counts printed at the end agree
     (outside the main thread, nothing is held)."""
@@ -184,6 +193,11 @@ def check_outputs(args: argparse.Namespace, source: Union[ImageSource, VideoSour
         Path(args.out).mkdir(parents=True, exist_ok=True)
 
 
+def signal_name(signum: int) -> str:
+    """How a stop signal is said: ``Ctrl-C`` for SIGINT, else its name."""
+    return 'Ctrl-C' if signum == signal.SIGINT else signal.Signals(signum).name
+
+
 def run(args: argparse.Namespace) -> int:
     """Detect in every frame of ``args.source`` and write what ``args`` asks for.
 
@@ -199,63 +213,65 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(args, source)
     if args.show:
         open_window()
-    video = (VideoOutput(str(Path(args.out) / source.out_name), source.fps)
-             if args.out and isinstance(source, VideoSource) else None)
-    json_output = JsonOutput(args.json) if args.json else None
+    video: Optional[VideoOutput] = None
+    json_output: Optional[JsonOutput] = None
     skipped: List[str] = []
     done, detections, status, stop = 0, 0, 0, False
     progress = tqdm(total=len(source) or None, disable=isinstance(source, ImageSource) and
                     len(source) == 1, unit='img' if isinstance(source, ImageSource) else 'frame',
                     file=sys.stderr)
     try:
-        with stop_signals_raised():
-            for frame in source:
-                progress.update()
-                if frame.image is None:
-                    skipped.append(frame.name)
-                    progress.write(f'skipped {frame.name}: not a readable image', file=sys.stderr)
-                    continue
-                found = detector(frame.image)
-                if args.out or args.show:
-                    drawn = draw_detections(frame.image, found, args.score_thr)
-                if video is not None:
-                    video.write(drawn)
-                elif args.out:
-                    write_drawn_image(drawn_image_path(args.out, frame), drawn)
-                if args.save_txt:
-                    write_yolo_labels(args.out, frame, yolo_lines(found, frame.image.shape,
-                                                                  args.score_thr))
-                if args.show:
-                    cv2.imshow(WINDOW, drawn)
-                    stop = cv2.waitKey(1) & 0xFF in (ord('q'), 27)
-                with ctrl_c_held():  # a frame counts once all its output is out
-                    if json_output is not None:
-                        json_output.write(json_records(frame, found))
-                    done += 1
-                    detections += len(found)
-                if stop or (args.max_frames and done >= args.max_frames):
-                    break
+        if args.out and isinstance(source, VideoSource):
+            video = VideoOutput(str(Path(args.out) / source.out_name), source.fps)
+        json_output = JsonOutput(args.json) if args.json else None
+        for frame in source:
+            progress.update()
+            if frame.image is None:
+                skipped.append(frame.name)
+                progress.write(f'skipped {frame.name}: not a readable image', file=sys.stderr)
+                continue
+            found = detector(frame.image)
+            if args.out or args.show:
+                drawn = draw_detections(frame.image, found, args.score_thr)
+            if video is not None:
+                video.write(drawn)
+            elif args.out:
+                write_drawn_image(drawn_image_path(args.out, frame), drawn)
+            if args.save_txt:
+                write_yolo_labels(args.out, frame, yolo_lines(found, frame.image.shape,
+                                                              args.score_thr))
+            if args.show:
+                cv2.imshow(WINDOW, drawn)
+                stop = cv2.waitKey(1) & 0xFF in (ord('q'), 27)
+            with stop_signals_held():  # a frame counts once all its output is out
+                if json_output is not None:
+                    json_output.write(json_records(frame, found))
+                done += 1
+                detections += len(found)
+            if stop or (args.max_frames and done >= args.max_frames):
+                break
     except Stopped as stopped:
         status = 128 + stopped.signum
-        name = 'Ctrl-C' if stopped.signum == signal.SIGINT else signal.Signals(stopped.signum).name
-        progress.write(f'stopped ({name}); writing what was done', file=sys.stderr)
+        progress.write(f'stopped ({signal_name(stopped.signum)}); writing what was done',
+                       file=sys.stderr)
     finally:
-        progress.close()
-        source.close()
-        if video is not None:
-            video.close()
-        if json_output is not None:
-            json_output.close()
+        with stop_signals_held():  # a second Ctrl-C waits for the files to be complete
+            progress.close()
+            source.close()
+            if video is not None:
+                video.close()
+            if json_output is not None:
+                json_output.close()
     print(f'{done} {"frames" if isinstance(source, VideoSource) else "images"}, '
           f'{detections} detections' + (f', {len(skipped)} skipped: {", ".join(skipped)}'
                                            if skipped else ''))
-    if isinstance(source, VideoSource) and not (status or stop or args.max_frames):
-        if source.ended_early():
-            print(f'warning: {source.name} ended after {source.frames_read} of the '
-                  f'{source.frame_count} frames its header announces', file=sys.stderr)
-            return 1
+    if isinstance(source, VideoSource) and not status:
         if not source.frames_read:
             print(f'warning: {source.name} gave no frame', file=sys.stderr)
+            return 1
+        if source.ended_early() and not (stop or args.max_frames):
+            print(f'warning: {source.name} ended after {source.frames_read} of the '
+                  f'{source.frame_count} frames its header announces', file=sys.stderr)
             return 1
     return status or (1 if skipped else 0)
 
@@ -268,13 +284,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """
     args = parse_args(argv)
     try:
-        return run(args)
+        with stop_signals_raised():
+            return run(args)
     except (RuntimeUserError, OSError) as error:  # OSError: a full disk, no permission, ...
         print(f'error: {error}', file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # before the first frame: nothing to write
-        print('stopped (Ctrl-C)', file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stopped:  # before the first frame: nothing to write
+        signum = stopped.signum if isinstance(stopped, Stopped) else signal.SIGINT
+        print(f'stopped ({signal_name(signum)})', file=sys.stderr)
+        return 128 + signum
 
 
 if __name__ == '__main__':

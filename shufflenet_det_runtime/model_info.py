@@ -80,6 +80,8 @@ class ModelInfo:
             if doc['head']['decoder'] not in DECODERS:
                 raise ValueError(f"decoder {doc['head']['decoder']!r}, not one of {DECODERS}")
             levels = len(doc['head']['strides'])
+            if not levels:
+                raise ValueError('no strides')
             if len(doc['head']['priors']) != levels:
                 raise ValueError(f"{len(doc['head']['priors'])} levels of priors for {levels} "
                                  'strides')

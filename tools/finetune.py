@@ -79,7 +79,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help=f'time budget of the training (default {DEFAULT_MINUTES:g}); '
                         'evaluation and export come after it')
     budget.add_argument('--iters', type=int, help='train this many iterations instead')
-    parser.add_argument('--batch-size', type=int, help='default 16')
+    parser.add_argument('--batch-size', type=int, help=f'default {DEFAULT_BATCH_SIZE}')
     parser.add_argument('--lr', type=float,
                         help=f'AdamW\'s peak learning rate (default {LEARNING_RATE:g})')
     parser.add_argument('--export', default='onnx',
@@ -107,13 +107,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         parser.error('give the dataset folder (or --resume a run)')
     if args.resume:
         unused = [flag for flag, value in (
-            ('--from', args.start), ('--config', args.config), ('--classes', args.classes),
+            ('DATA', args.data), ('--from', args.start), ('--config', args.config), ('--classes', args.classes),
             ('--minutes', args.minutes), ('--iters', args.iters),
             ('--batch-size', args.batch_size), ('--lr', args.lr),
             ('--cfg-options', args.cfg_options)) if value is not None]
         if unused:
             print(f'warning: --resume continues the run as {args.work_dir} has it: '
-                  f'{", ".join(unused)} not used (the dataset too)', file=sys.stderr)
+                  f'{", ".join(unused)} not used', file=sys.stderr)
     args.batch_size = args.batch_size or DEFAULT_BATCH_SIZE
     args.lr = args.lr or LEARNING_RATE
     return args
@@ -230,6 +230,11 @@ def resumed_run(work_dir: Path) -> Path:
     if len(configs) != 1:
         raise ConfigError(f'--resume: {work_dir} holds {len(configs)} .py configs, not the one a '
                           'run of tools/finetune.py writes')
+    written_in = Path(Config.fromfile(str(configs[0])).work_dir)
+    if written_in.resolve() != work_dir.resolve():
+        raise ConfigError(f'--resume: the run in {work_dir} was written in {written_in}, which '
+                          'its config and checkpoints name: a copied or moved run cannot go on; '
+                          'resume it where it was written, or start a new run')
     return configs[0]
 
 
@@ -261,17 +266,9 @@ def runner_of(cfg: Config, config: Path) -> Iterator[Runner]:
         stop_data_workers(runner)
 
 
-def run_config(config: Path) -> Config:
-    """The config of the run whose folder holds ``config``: that folder is its work dir
-    (a run's folder copied or moved keeps its own checkpoints and outputs)."""
-    cfg = Config.fromfile(str(config))
-    cfg.work_dir = str(config.parent.resolve())
-    return cfg
-
-
 def train(config: Path, resume: bool) -> None:
     """Train (or continue) the run of ``config``."""
-    cfg = run_config(config)
+    cfg = Config.fromfile(str(config))
     if resume:
         checkpoint = find_resumable_checkpoint(cfg.work_dir)
         if checkpoint is None:
@@ -286,7 +283,7 @@ def train(config: Path, resume: bool) -> None:
 def evaluate(config: Path, checkpoint: Path) -> Dict[str, float]:
     """COCO's metrics of ``checkpoint`` on the val split, per class too, as tools/test.py
     computes them; its detections are written to ``val_detections.bbox.json``."""
-    cfg = run_config(config)
+    cfg = Config.fromfile(str(config))
     cfg.load_from = str(checkpoint)
     cfg.test_evaluator.outfile_prefix = str(Path(cfg.work_dir) / 'val_detections')
     cfg.custom_hooks = [hook for hook in cfg.get('custom_hooks', [])

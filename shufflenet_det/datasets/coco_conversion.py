@@ -141,7 +141,9 @@ def convert_to_coco(data: str, classes: Optional[Sequence[str]] = None) -> Conve
         splits, names = read_yolo(root, found, report)
     elif theirs:  # COCO json, then VOC XML, before a classes.txt that may be a list of them
         splits, names = read_coco(root, theirs, report)
-    elif is_voc(root):
+    elif is_voc(root) and (found is None or any(
+            image.label_file for images in read_voc(root, ConversionReport()).values()
+            for image in images)):  # a classes.txt's folder with a stray .xml is YOLO's
         splits = read_voc(root, report)
         names = sorted({box.name for images in splits.values() for image in images
                         for box in image.boxes})

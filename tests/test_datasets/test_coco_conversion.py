@@ -454,6 +454,15 @@ def test_label_studio_yolo_reads_and_a_classes_txt_leaves_voc_xml_read(tmp_path)
     assert dataset.report.layout == 'Pascal VOC XML' and dataset.report.notes == {}
     assert boxes_by_file(dataset) == {'JPEGImages/a.jpg': [('cat', [1, 1, 10, 10])]}
 
+    labelimg = tmp_path / 'labelimg'  # LabelImg's YOLO files beside a stray .xml of no image
+    photo(labelimg / 'a.jpg')
+    (labelimg / 'a.txt').write_text('0 0.5 0.5 0.5 0.5\n')
+    (labelimg / 'classes.txt').write_text('cat\n')
+    (labelimg / 'settings.xml').write_text('<settings/>')
+    dataset = convert_to_coco(str(labelimg))
+    assert dataset.report.layout == 'the YOLO layout (classes.txt)'
+    assert boxes_by_file(dataset) == {'a.jpg': [('cat', [16, 12, 48, 36])]}
+
 
 def test_a_second_run_reads_the_xml_not_the_json_the_first_wrote_beside_it(tmp_path):
     photo(tmp_path / 'images/a.jpg')

@@ -17,10 +17,10 @@ from shufflenet_det.apis.onnx_export import export_onnx
 from shufflenet_det.deployment.model_description import write_sidecar
 from shufflenet_det.utils.run_config import build_detector
 from shufflenet_det_runtime import Detector, read_model_info
+from shufflenet_det_runtime import __main__ as runtime_command
+from shufflenet_det_runtime.__main__ import stop_signals_held
 from shufflenet_det_runtime.errors import ModelError
 from shufflenet_det_runtime.model_info import ModelInfo
-from shufflenet_det_runtime import __main__ as runtime_command
-from shufflenet_det_runtime.__main__ import ctrl_c_held
 from tests.runtime_runner import BOOTSTRAP, run_runtime
 from tests.test_runtime.conftest import SHAPES_CONFIG
 from tests.runtimes import requires
@@ -141,7 +141,7 @@ def test_a_stop_keeps_the_json_and_the_video_so_far(shapes_model, tmp_path, sign
 def test_a_ctrl_c_inside_a_frames_commit_waits_for_its_end():
     steps = []
     with pytest.raises(KeyboardInterrupt):
-        with ctrl_c_held():
+        with stop_signals_held():
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.05)  # the handler has run by now
             steps.append('json written')
@@ -184,6 +184,7 @@ def test_bad_input_stops_in_one_line(shapes_model, tmp_path):
         assert 's3cr3t' not in result.stderr
         assert len([line for line in result.stderr.splitlines()
                     if line.startswith('error:')]) == 1
+    assert not (tmp_path / 'shown.json').exists()  # refused before any output
 
 
 def test_a_mixed_pair_is_refused(shapes_model, tmp_path):
@@ -245,9 +246,9 @@ def test_a_stop_asked_in_the_window_ends_without_a_warning(shapes_model, tmp_pat
     monkeypatch.setattr(cv2, 'waitKey', lambda _: next(keys))
     status = runtime_command.main([str(shapes_model), str(tmp_path / 'clip.mp4'), '--show',
                                    '--json', str(tmp_path / 'clip.json')])
+    captured = capsys.readouterr()
     assert status == 0
-    assert '3 frames' in capsys.readouterr().out
-    assert 'warning' not in capsys.readouterr().err
+    assert '3 frames' in captured.out and 'warning' not in captured.err
     assert {r['frame'] for r in json.loads((tmp_path / 'clip.json').read_text())} == {0, 1, 2}
 
 
@@ -310,9 +311,10 @@ def test_output_names_keep_every_image_apart(shapes_model, tmp_path):
 def test_a_video_without_frames_is_said(shapes_model, tmp_path):
     cv2.VideoWriter(str(tmp_path / 'empty.avi'), cv2.VideoWriter_fourcc(*'MJPG'), 10,
                     (64, 48)).release()
-    result = run_runtime(shapes_model, tmp_path / 'empty.avi', check=False)
-    assert result.returncode == 1
-    assert 'warning: empty.avi gave no frame' in result.stderr
+    for limit in ([], ['--max-frames', '5']):
+        result = run_runtime(shapes_model, tmp_path / 'empty.avi', *limit, check=False)
+        assert result.returncode == 1
+        assert 'warning: empty.avi gave no frame' in result.stderr
 
 
 def test_a_description_that_does_not_fit_its_network_is_refused(shapes_model, tmp_path):

@@ -319,26 +319,28 @@ def test_metrics_json_has_no_nan_for_a_class_without_val_boxes(capsys):
 
 def test_flags_are_checked_and_resume_says_which_it_does_not_use(capsys):
     tool = load_tool('tools/finetune.py')
-    for bad in (['--lr', '0'], ['--lr', 'nan'], ['--minutes', 'inf'], ['--minutes', 'nan']):
+    for flag, bad in (('--lr', '0'), ('--lr', 'nan'), ('--minutes', 'inf'),
+                      ('--minutes', 'nan')):
         with pytest.raises(SystemExit):
-            tool.parse_args(['data', '--work-dir', 'run', '--from', 'scratch', *bad])
-    assert 'must be a positive number' in capsys.readouterr().err
+            tool.parse_args(['data', '--work-dir', 'run', '--from', 'scratch', flag, bad])
+        assert f'{flag} must be a positive number' in capsys.readouterr().err
     args = tool.parse_args(['data', '--work-dir', 'run', '--resume', '--iters', '50',
                             '--classes', 'cat'])
     assert capsys.readouterr().err == ('warning: --resume continues the run as run has it: '
-                                       '--classes, --iters not used (the dataset too)\n')
+                                       'DATA, --classes, --iters not used\n')
     assert (args.batch_size, args.lr) == (16, 1e-3)
 
 
-def test_a_copied_run_resumes_in_its_own_folder(tmp_path):
-    """--resume reads and writes the --work-dir given, not the folder the config was written
-    in: a copy of a run continues as the copy, the original untouched."""
+def test_a_copied_run_is_not_resumed_in_place_of_the_original(tmp_path):
+    """A run's config and checkpoints name the folder it was written in: a copy (or a moved
+    run) is refused in one line, and the original is left as it was."""
     original, copy = tmp_path / 'run', tmp_path / 'copy'
     finetune(small_voc(tmp_path / 'data'), '--work-dir', original, '--from', 'scratch',
              '--iters', '2', '--batch-size', '4')
     shutil.copytree(original, copy)
     before = {path: path.stat().st_mtime_ns for path in original.rglob('*')}
-    finetune('--work-dir', copy, '--resume')
+    assert error_line(finetune('--work-dir', copy, '--resume', check=False)) == (
+        f'error: --resume: the run in {copy} was written in {original}, which its config and '
+        'checkpoints name: a copied or moved run cannot go on; resume it where it was written, '
+        'or start a new run')
     assert {path: path.stat().st_mtime_ns for path in original.rglob('*')} == before
-    assert json.loads((copy / 'metrics.json').read_text())['checkpoint'] == \
-        json.loads((original / 'metrics.json').read_text())['checkpoint']
