@@ -160,7 +160,7 @@ def stop_signals_held() -> Iterator[None]:
         raise Stopped(received[0])
 
 
-def check_outputs(args: argparse.Namespace, source: Union[ImageSource, VideoSource]) -> None:
+def check_output_paths(args: argparse.Namespace, source: Union[ImageSource, VideoSource]) -> None:
     """Refuse, before any frame, outputs that would overwrite an input (``--out`` or
     ``--json`` pointing at the source) or each other (two images' YOLO labels); then make
     ``--out``."""
@@ -210,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         cv2.setNumThreads(args.threads)
     source = open_source(args.source, skip=args.out)
-    check_outputs(args, source)
+    check_output_paths(args, source)
     if args.show:
         open_window()
     video: Optional[VideoOutput] = None

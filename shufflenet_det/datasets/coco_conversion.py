@@ -22,7 +22,7 @@ from .image_header import image_size
 from .labelled_image import LabelledImage, relative_name
 from .coco_layout import CONVERTED, converted_here, find_coco, read_coco
 from .voc_layout import is_voc, read_voc
-from .yolo_layout import find_yolo, read_yolo, to_pixels
+from .yolo_layout import YOLO_LAYOUT, find_yolo, read_yolo, to_pixels
 
 VAL_EVERY = 5  # without a given split, images 5, 10, 15, ... (sorted by path) go to val
 CLIP_NOTED = 1e-3  # clipping by less (pixels) is rounding, not worth a note
@@ -141,12 +141,14 @@ def convert_to_coco(data: str, classes: Optional[Sequence[str]] = None) -> Conve
         splits, names = read_yolo(root, found, report)
     elif theirs:  # COCO json, then VOC XML, before a classes.txt that may be a list of them
         splits, names = read_coco(root, theirs, report)
-    elif is_voc(root) and (found is None or any(
-            image.label_file for images in read_voc(root, ConversionReport()).values()
-            for image in images)):  # a classes.txt's folder with a stray .xml is YOLO's
+    elif is_voc(root):
         splits = read_voc(root, report)
         names = sorted({box.name for images in splits.values() for image in images
                         for box in image.boxes})
+        if found is not None and not any(image.label_file for images in splits.values()
+                                         for image in images):
+            report = ConversionReport()  # XML files of no image beside a classes.txt: YOLO's
+            splits, names = read_yolo(root, found, report)
     elif found is not None:
         splits, names = read_yolo(root, found, report)
     elif coco_files:
@@ -174,7 +176,7 @@ def convert_to_coco(data: str, classes: Optional[Sequence[str]] = None) -> Conve
     if 'all' in splits:
         splits = deterministic_split(splits['all'], root)
         report.split = f'none given: every {VAL_EVERY}th image by sorted path to val'
-    normalised = report.layout.startswith('the YOLO layout')
+    normalised = report.layout.startswith(YOLO_LAYOUT)  # boxes still (cx, cy, w, h) in 0-1
     train, val = (coco_json(splits[split], names, root, split, normalised, report)
                   for split in ('train', 'val'))
     if not train['images']:

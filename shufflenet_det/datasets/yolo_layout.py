@@ -17,6 +17,9 @@ from .conversion_report import ConversionReport
 from .dataset_problem import DatasetError
 from .labelled_image import Box, LabelledImage, image_files, relative_name
 
+#: The start of ``ConversionReport.layout`` when this reader read the data.
+YOLO_LAYOUT = 'the YOLO layout'
+
 
 def find_yolo(root: Path) -> Optional[Path]:
     """The ``data.yaml`` (or ``classes.txt``) that makes ``root`` a YOLO dataset, if any."""
@@ -163,7 +166,7 @@ def read_yolo(root: Path, found: Path,
         tuple[dict[str, list[LabelledImage]], list[str]]: The images of each split, their
         boxes' corners the normalised (cx, cy, w, h) until :func:`to_pixels`; the class names.
     """
-    report.layout = f'the YOLO layout ({relative_name(found, root)})'
+    report.layout = f'{YOLO_LAYOUT} ({relative_name(found, root)})'
     beside = found.suffix == '.txt'  # classes.txt: label files in labels/ or by their images
     if beside:
         names = [line.strip() for line in found.read_text(encoding='utf-8-sig').splitlines()
