@@ -222,7 +222,8 @@ def run(args: argparse.Namespace) -> int:
                     file=sys.stderr)
     try:
         if args.out and isinstance(source, VideoSource):
-            video = VideoOutput(str(Path(args.out) / source.out_name), source.fps)
+            video = VideoOutput(str(Path(args.out) / source.out_name), source.fps,
+                                real_time=source.kind != 'video')
         json_output = JsonOutput(args.json) if args.json else None
         for frame in source:
             progress.update()
@@ -262,9 +263,9 @@ def run(args: argparse.Namespace) -> int:
                 video.close()
             if json_output is not None:
                 json_output.close()
-    print(f'{done} {"frames" if isinstance(source, VideoSource) else "images"}, '
-          f'{detections} detections' + (f', {len(skipped)} skipped: {", ".join(skipped)}'
-                                           if skipped else ''))
+    unit = 'frame' if isinstance(source, VideoSource) else 'image'
+    print(f'{done} {unit}{"s" * (done != 1)}, {detections} detection{"s" * (detections != 1)}'
+          + (f', {len(skipped)} skipped: {", ".join(skipped)}' if skipped else ''))
     if isinstance(source, VideoSource) and not status:
         if not source.frames_read:
             print(f'warning: {source.name} gave no frame', file=sys.stderr)

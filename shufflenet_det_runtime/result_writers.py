@@ -3,8 +3,9 @@ and videos. Each file is complete when written: JSON streamed to a temporary fil
 a video released (and so playable) however the run ends."""
 import json
 import os
+import time
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import cv2
 import numpy as np
@@ -111,14 +112,25 @@ class VideoOutput:
     """A drawn video, ``out_dir/<stem>.mp4``, at the source's size and frame rate; opened on
     its first frame.
 
+    A camera or stream gives frames as fast as the detector takes them, fewer a second than
+    its frame rate: with ``real_time``, each frame is repeated until the next one comes (by
+    ``clock``), so that the video plays as long as the run lasted, not faster.
+
     Args:
         path (str): The ``.mp4`` to write.
         fps (float): Frames per second.
+        real_time (bool): Time the frames by ``clock`` (a live source) instead of writing each
+            once (a video file). Default: False.
+        clock (Callable[[], float]): Seconds, for ``real_time``. Default: ``time.monotonic``.
     """
 
-    def __init__(self, path: str, fps: float) -> None:
-        self.path, self.fps = Path(path), fps
+    def __init__(self, path: str, fps: float, real_time: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.path, self.fps, self.real_time, self.clock = Path(path), fps, real_time, clock
         self.writer: Optional[cv2.VideoWriter] = None
+        self.started = 0.0
+        self.written = 0  # frames in the video
+        self.last: Optional[np.ndarray] = None  # the frame written last
 
     def write(self, image: np.ndarray) -> None:
         if self.writer is None:
@@ -129,7 +141,15 @@ class VideoOutput:
             if not self.writer.isOpened():
                 raise OutputError(f'could not open {self.path} for writing (no permission, or '
                                   'an OpenCV without an mp4 writer?)')
+            self.started = self.clock()
+        elif self.real_time:  # the last frame holds until now; this one takes the next
+            due = int((self.clock() - self.started) * self.fps)
+            for _ in range(due - self.written):
+                self.writer.write(self.last)
+            self.written = max(self.written, due)
         self.writer.write(image)
+        self.written += 1
+        self.last = image
 
     def close(self) -> None:
         if self.writer is not None:

@@ -66,7 +66,7 @@ def test_an_image_and_a_folder_give_what_the_python_api_gives(shapes_model, tmp_
                                [coco_box(b) for b in expected.boxes.tolist()], atol=1e-3)
     np.testing.assert_allclose([r['score'] for r in records], expected.scores, atol=1e-6)
     assert cv2.imread(str(tmp_path / 'one' / 'a.jpg')).shape == (150, 200, 3)
-    assert '1 images' in one.stdout
+    assert '1 image, ' in one.stdout
 
     many = run_runtime(shapes_model, folder, '--json', tmp_path / 'many.json', '--out',
                        tmp_path / 'many', '--save-txt', '--score-thr', '0', check=False)
@@ -98,6 +98,23 @@ def test_a_video_gives_a_drawn_video_and_detections_per_frame(shapes_model, tmp_
     run_runtime(shapes_model, tmp_path / 'clip.mp4', '--max-frames', '2', '--json',
                 tmp_path / 'two.json')
     assert {r['frame'] for r in json.loads((tmp_path / 'two.json').read_text())} == {0, 1}
+
+
+def test_a_streams_drawn_video_plays_as_long_as_the_run_took(shapes_model, tmp_path):
+    # a file read as a stream: its frames come faster than at 1,000 fps only if detecting and
+    # drawing a 320x240 frame took under a millisecond, so the video holds frames
+    write_video(tmp_path / 'clip.mp4', 10, size=(320, 240), fps=1000)
+    url = f'file://{tmp_path / "clip.mp4"}'
+    started = time.monotonic()
+    result = run_runtime(shapes_model, url, '--out', tmp_path / 'out', '--json',
+                         tmp_path / 'stream.json')
+    seconds = time.monotonic() - started
+    assert '10 frames' in result.stdout
+    assert {r['frame'] for r in json.loads((tmp_path / 'stream.json').read_text())} <= \
+        set(range(10))
+    drawn = cv2.VideoCapture(str(tmp_path / 'out' / 'stream.mp4'))
+    assert drawn.get(cv2.CAP_PROP_FPS) == 1000
+    assert 10 < drawn.get(cv2.CAP_PROP_FRAME_COUNT) <= seconds * 1000
 
 
 def test_a_video_that_ends_early_is_said_in_one_line(shapes_model, tmp_path):
@@ -301,7 +318,7 @@ def test_output_names_keep_every_image_apart(shapes_model, tmp_path):
 
     (tmp_path / '7').mkdir()  # a folder named as a camera index is read as a folder
     noise_image(tmp_path / '7' / 'a.jpg', 64, 48, 3)
-    assert '1 images' in run_runtime(shapes_model, '7', cwd=tmp_path).stdout
+    assert '1 image, ' in run_runtime(shapes_model, '7', cwd=tmp_path).stdout
 
     runs = folder / 'runs'  # an --out inside the folder: a rerun does not read it
     for _ in range(2):
