@@ -34,11 +34,13 @@ from mmengine.runner import Runner, load_checkpoint
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
 from shufflenet_det.apis.finetune_config import LEARNING_RATE, Schedule, finetune_config
 from shufflenet_det.apis.onnx_export import export_described_onnx
-from shufflenet_det.apis.starting_weights import StartingPoint, starting_point
+from shufflenet_det.apis.starting_weights import (StartingPoint, check_start_arguments,
+                                                  starting_point)
 from shufflenet_det.apis.training_plan import (MAX_EVALUATIONS, PROBE_ITERATIONS,
                                                measure_speed, plan_schedule)
 from shufflenet_det.datasets import DatasetError
 from shufflenet_det.datasets.coco_conversion import ConvertedDataset, convert_to_coco, write_coco
+from shufflenet_det.datasets.conversion_report import counted
 from shufflenet_det.deployment import DeployedDetector
 from shufflenet_det.deployment.int8_quantization import (CalibrationImages,
                                                          calibration_batches, quantize_int8)
@@ -137,9 +139,9 @@ def read_data(data: str, classes: Optional[str]) -> ConvertedDataset:
         print(line)
     for split, coco in (('train', dataset.train), ('val', dataset.val)):
         if not coco['annotations']:
-            raise DatasetError(f'{data}: the {split} split has {len(coco["images"])} images and '
-                               f'0 boxes; the run needs labelled {split} images (add images, '
-                               'or give a split)')
+            raise DatasetError(f'{data}: the {split} split has '
+                               f'{counted(len(coco["images"]), "image")} and 0 boxes; the run '
+                               f'needs labelled {split} images (add images, or give a split)')
     return dataset
 
 
@@ -161,6 +163,7 @@ def new_run(args: argparse.Namespace, work_dir: Path, started: float) -> Path:
     """Check everything, then write the work dir (which :func:`check_work_dir` passed):
     annotations, weights, the config; the run is planned to end ``--minutes`` after ``started``
     (``time.perf_counter()``)."""
+    check_start_arguments(args.start, args.config)  # before a large dataset is read
     dataset = read_data(args.data, args.classes)
     start = starting_point(args.start, args.config, REPO / 'configs')
     print(f'starting from {start.source}, detector {start.config_name}')

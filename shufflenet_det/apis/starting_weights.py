@@ -82,6 +82,26 @@ def check_architecture(cfg: Config, checkpoint: dict, path: str, config_name: st
                       'weights of this detector')
 
 
+def check_start_arguments(source: Optional[str], config: Optional[str]) -> None:
+    """Refuse, before anything is read, a missing ``--from`` and a ``--from`` or ``--config``
+    file that does not exist.
+
+    Args:
+        source (str, optional): ``--from``.
+        config (str, optional): ``--config``.
+
+    Raises:
+        ConfigError: Saying what to give.
+    """
+    if source is None:
+        raise _missing_from()
+    if config is not None and not os.path.isfile(config):
+        raise ConfigError(f'--config {config}: no such file')
+    if source != SCRATCH and not os.path.isfile(source):
+        raise ConfigError(f'--from {source}: no such file (give a checkpoint file or '
+                          f"'{SCRATCH}')")
+
+
 def starting_point(source: Optional[str], config: Optional[str],
                    configs_dir: Path) -> StartingPoint:
     """Resolve ``--from`` and ``--config``.
@@ -101,16 +121,10 @@ def starting_point(source: Optional[str], config: Optional[str],
         ConfigError: No ``--from``, a missing file, or a checkpoint that names no config.
         CheckpointError: Weights that are not a detector's or do not fit the config.
     """
-    if source is None:
-        raise _missing_from()
-    if config is not None and not os.path.isfile(config):
-        raise ConfigError(f'--config {config}: no such file')
+    check_start_arguments(source, config)
     if source == SCRATCH:
         cfg = Config.fromfile(config or str(configs_dir / DEFAULT_CONFIG))
         return StartingPoint(cfg, config or f'configs/{DEFAULT_CONFIG}', None, 'scratch')
-    if not os.path.isfile(source):
-        raise ConfigError(f'--from {source}: no such file (give a checkpoint file or '
-                          f"'{SCRATCH}')")
     checkpoint = safe_torch_load(source)
     weights = checkpoint.get('state_dict') if isinstance(checkpoint, dict) else None
     if isinstance(weights, dict) and any(k.startswith(HEADS) for k in weights):

@@ -31,6 +31,13 @@ KINDS = {
 }
 
 
+def counted(number: int, noun: str) -> str:
+    """``number`` and ``noun``, plural unless one: ``1 image``, ``2 boxes``, ``3 classes``."""
+    if number == 1:
+        return f'1 {noun}'
+    return f'{number} {noun}{"es" if noun.endswith(("s", "x")) else "s"}'
+
+
 @dataclass
 class ConversionReport:
     """Counts of what a conversion met, each kind with the files (``file:line``) it met it in.
@@ -61,11 +68,13 @@ class ConversionReport:
         """
         shown = ', '.join(classes[:10]) + (f' and {len(classes) - 10} more'
                                            if len(classes) > 10 else '')
-        lines = [f'read {self.layout}: {sum(self.images.values())} images, '
-                 f'{sum(self.boxes.values())} boxes of {len(classes)} '
-                 f'class{"es" * (len(classes) != 1)} ({shown})',
-                 f'split: {self.split}: {self.images["train"]} images ({self.boxes["train"]} '
-                 f'boxes) to train, {self.images["val"]} ({self.boxes["val"]} boxes) to val']
+        images, boxes = self.images, self.boxes
+        lines = [f'read {self.layout}: {counted(sum(images.values()), "image")}, '
+                 f'{counted(sum(boxes.values()), "box")} of {counted(len(classes), "class")} '
+                 f'({shown})',
+                 f'split: {self.split}: {counted(images["train"], "image")} '
+                 f'({counted(boxes["train"], "box")}) to train, {images["val"]} '
+                 f'({counted(boxes["val"], "box")}) to val']
         for group in ('fixed', 'left out', 'said'):
             for kind, (kind_group, meaning) in KINDS.items():
                 places = self.notes.get(kind, ())

@@ -14,6 +14,7 @@ from PIL import Image
 
 from shufflenet_det.datasets import DatasetError
 from shufflenet_det.datasets.coco_conversion import convert_to_coco, write_coco
+from shufflenet_det.datasets.conversion_report import counted
 from shufflenet_det.datasets.image_header import image_size
 from tests.shared_data import COCO_TINY, SHARED_DATA, requires_shared
 from tests.test_tools.tool_runner import run_tool
@@ -146,6 +147,18 @@ def test_yolo_checks_are_counted_and_fixed(tmp_path):
                          '(cat, dog)'
     assert 'fixed: 2 YOLO polygon lines (more than 5 numbers), read as their bounding box: ' \
            'labels/train/polygon.txt, labels/val/polygon.txt' in summary
+
+
+def test_the_summary_counts_one_image_box_and_class_in_the_singular(tmp_path):
+    photo(tmp_path / 'a.jpg')
+    voc_xml(tmp_path / 'a.xml', 'a.jpg', (64, 48), [('cat', ('5', '5', '40', '30'), False)])
+    dataset = convert_to_coco(str(tmp_path))
+    assert dataset.report.summary(dataset.classes)[:2] == [
+        'read Pascal VOC XML: 1 image, 1 box of 1 class (cat)',
+        'split: none given: every 5th image by sorted path to val: 1 image (1 box) to train, '
+        '0 (0 boxes) to val']
+    assert [counted(2, 'box'), counted(0, 'image'), counted(3, 'class')] == \
+        ['2 boxes', '0 images', '3 classes']
 
 
 def test_a_yolo_class_outside_names_stops_naming_the_line(tmp_path):

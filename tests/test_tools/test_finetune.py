@@ -146,14 +146,18 @@ def test_the_yolov8_style_config_trains_evaluates_and_runs_without_torch(tmp_pat
     for model in ('model.onnx', 'model_int8.onnx'):
         result = run_runtime(work_dir / model, tmp_path / 'data' / 'p0.jpg', '--json',
                              tmp_path / 'p0.json')
-        assert result.stdout.startswith('1 images, ')
+        assert result.stdout.startswith('1 image, ')
         assert json.loads((tmp_path / 'p0.json').read_text())  # an untrained head finds boxes
 
 
-def test_without_from_says_where_nanodets_weights_are(tmp_path):
-    result = finetune(small_voc(tmp_path / 'data'), '--work-dir', tmp_path / 'run', check=False)
+def test_without_from_says_where_nanodets_weights_are_before_reading_the_data(tmp_path):
+    (tmp_path / 'data').mkdir()  # no data either: --from is said first, before any reading
+    result = finetune(tmp_path / 'data', '--work-dir', tmp_path / 'run', check=False)
     line = error_line(result)
     assert 'https://github.com/RangiLyu/nanodet#model-zoo' in line and '--from' in line
+    missing = finetune(tmp_path / 'data', '--work-dir', tmp_path / 'run', '--from',
+                       tmp_path / 'nanodet_m.ckpt', check=False)
+    assert f'--from {tmp_path / "nanodet_m.ckpt"}: no such file' in error_line(missing)
     assert not (tmp_path / 'run').exists()
 
 
@@ -224,7 +228,7 @@ def test_a_split_without_boxes_is_refused(tmp_path):
     folder = small_voc(tmp_path / 'data', images=5)
     (folder / 'p4.xml').unlink()  # the 5th image, the val split's one, has no labels
     result = finetune(folder, '--work-dir', tmp_path / 'run', '--from', 'scratch', check=False)
-    assert 'the val split has 1 images and 0 boxes' in error_line(result)
+    assert 'the val split has 1 image and 0 boxes' in error_line(result)
     assert not (tmp_path / 'run').exists()
     for index in range(4):  # and the train split without boxes
         (folder / f'p{index}.xml').unlink()
