@@ -35,6 +35,8 @@ WINDOW = 'shufflenet_det_runtime'
 #: The signals that stop a run with what was done written: Ctrl-C, and ``kill``,
 #: ``systemctl stop`` or ``docker stop``.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: FFmpeg's AV_LOG_QUIET, for OpenCV's OPENCV_FFMPEG_LOGLEVEL.
+FFMPEG_QUIET = -8
 
 
 class Stopped(KeyboardInterrupt):
@@ -284,6 +286,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         int: The exit status; 2 after an error the user fixes, printed as one line.
     """
     args = parse_args(argv)
+    # FFmpeg's own lines ("moov atom not found", "Connection refused") would come beside the
+    # command's one line; OPENCV_FFMPEG_LOGLEVEL=16 in the environment shows them again
+    os.environ.setdefault('OPENCV_FFMPEG_LOGLEVEL', str(FFMPEG_QUIET))
     try:
         with stop_signals_raised():
             return run(args)
