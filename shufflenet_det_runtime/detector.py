@@ -1,4 +1,5 @@
 """A detector from an exported model file alone: BGR image in, boxes in its pixels out."""
+import threading
 from dataclasses import dataclass
 from typing import List, Optional
 
@@ -34,6 +35,9 @@ class Detector:
     """An exported model (``.onnx``, OpenVINO ``.xml`` or ncnn ``.param``) with the decoding
     its description gives: the same boxes as the config's head, without PyTorch.
 
+    One detector may be called from several threads at once: each thread has its own input
+    buffer (and OpenVINO request), and the runtimes run concurrent calls.
+
     Example:
         >>> detector = Detector('nanodet.onnx')
         >>> found = detector(cv2.imread('dog.jpg'))
@@ -42,21 +46,26 @@ class Detector:
     Args:
         model (str): The model file; its description is read from it (ONNX) or from the JSON
             beside it (ncnn, OpenVINO).
-        threads (int): Runtime threads; 0 lets the runtime choose. Default: 0.
+        threads (int): The runtime's threads; 0 lets the runtime choose. OpenCV's own
+            threads (resizing) are ``cv2.setNumThreads``'s. Default: 0.
         backend (str, optional): ``onnxruntime``, ``openvino`` or ``ncnn``; default: by the
             file's suffix.
 
     Raises:
         ModelError: For a missing or mismatched file, a model without a description, or a
             network whose outputs are not the ones described.
+        ValueError: For ``threads`` that is not a whole number of at least 0.
     """
 
     def __init__(self, model: str, threads: int = 0, backend: Optional[str] = None) -> None:
+        if not isinstance(threads, (int, np.integer)) or isinstance(threads, bool) or threads < 0:
+            raise ValueError(f'threads must be a whole number of at least 0 (0: the runtime '
+                             f'chooses), not {threads!r}')
         backend = backend_of(model, backend)  # a file no runtime reads: said first
         self.info: ModelInfo = read_model_info(model)
-        self.network = load_network(model, backend, threads)
+        self.network = load_network(model, backend, int(threads))
         self.decoder = Decoder(self.info)
-        self._blob: Optional[np.ndarray] = None
+        self._local = threading.local()  # each thread's input buffer
         self._checked_shapes: List[tuple] = []
         self.model = model
         #: The model's class names; label ``i`` is ``classes[i]``.
@@ -76,10 +85,11 @@ class Detector:
 
     def prepare(self, image: np.ndarray) -> NetworkInput:
         """``image`` resized and padded as the config's test pipeline does it, in the
-        detector's own input buffer, which the next call overwrites (copy the blob to keep
+        calling thread's input buffer, which its next call overwrites (copy the blob to keep
         it): a new buffer per image costs the page faults of fresh memory each time."""
-        prepared = preprocess(image, self.info, self.network.input_size, self._blob)
-        self._blob = prepared.blob
+        prepared = preprocess(image, self.info, self.network.input_size,
+                              getattr(self._local, 'blob', None))
+        self._local.blob = prepared.blob
         return prepared
 
     def infer(self, prepared: NetworkInput) -> List[np.ndarray]:

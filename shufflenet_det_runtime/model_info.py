@@ -195,6 +195,9 @@ def read_model_info(model_path: str) -> ModelInfo:
     if not path.is_file():
         raise ModelError(f'{model_path} does not exist' if not path.exists()
                          else f'{model_path} is not a model file')
+    if path.suffix not in ('.onnx', '.param', '.xml'):
+        raise ModelError(f'{model_path} is not an exported model: .onnx, .xml (OpenVINO IR) '
+                         'or .param (ncnn)')
     if path.suffix == '.onnx':
         text = read_onnx_metadata(model_path).get(METADATA_KEY)
         if text is None:

@@ -1,4 +1,5 @@
 """An exported network run by OpenVINO on the CPU."""
+import threading
 from typing import List
 
 import numpy as np
@@ -22,10 +23,12 @@ class OpenVinoNetwork(Network):
         if threads:
             config['INFERENCE_NUM_THREADS'] = threads
         self.compiled = core.compile_model(model, 'CPU', config)
-        self.request = self.compiled.create_infer_request()
+        self._local = threading.local()  # a request per thread: one runs one call at a time
         height, width = model.inputs[0].get_partial_shape()[2:]
         self.input_size = (height.get_length(), width.get_length())
 
     def __call__(self, images: np.ndarray) -> List[np.ndarray]:
-        results = self.request.infer({0: images})
+        if not hasattr(self._local, 'request'):
+            self._local.request = self.compiled.create_infer_request()
+        results = self._local.request.infer({0: images})
         return [results[output] for output in self.compiled.outputs]

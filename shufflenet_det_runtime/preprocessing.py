@@ -56,12 +56,19 @@ def preprocess(image: np.ndarray, info: ModelInfo, fixed_size: Optional[Tuple[in
         NetworkInput: The blob and what decoding needs to map boxes back.
 
     Raises:
-        ValueError: For an array that is not a 3-channel uint8 image.
+        TypeError: For no array (``cv2.imread``'s None).
+        ValueError: For an array that is not a 3-channel uint8 image, or an empty one.
         ModelError: When the resized image is larger than the network's fixed size.
     """
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f'an image array is needed, not {type(image).__name__}' +
+                        (' (cv2.imread gives None for a file it cannot read)'
+                         if image is None else ''))
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f'a uint8 BGR image of shape (H, W, 3) is needed, not {image.dtype} '
-                         f'{image.shape}')
+                         f'{image.shape} (cv2.cvtColor turns grey or BGRA images into BGR)')
+    if not image.size:
+        raise ValueError(f'an empty image (shape {image.shape}) has nothing to detect in')
     height, width = image.shape[:2]
     new_width, new_height = (max(1, side) for side in  # a 1-pixel-wide strip stays 1 wide
                              resized_size(width, height, info.resize_scale, info.keep_ratio))

@@ -52,7 +52,7 @@ def test_a_blob_of_another_size_is_not_reused(shapes_model):
     assert prepared.blob.shape == (1, 3, 256, 256) and not earlier.any()
 
 
-def test_the_detector_prepares_each_image_in_its_one_buffer(shapes_model):
+def test_the_detector_prepares_each_image_in_its_threads_one_buffer(shapes_model):
     detector = Detector(str(shapes_model), threads=1)
     dark, light = (np.full((300, 500, 3), value, np.uint8) for value in (0, 255))
     expected = preprocess(light, detector.info, (256, 256)).blob
@@ -68,3 +68,7 @@ def test_an_array_that_is_no_colour_image_is_refused(shapes_model):
         preprocess(np.zeros((64, 64), np.uint8), info, (256, 256))
     with pytest.raises(ValueError, match=r'not uint16 \(64, 64, 3\)'):  # a 16-bit PNG's array
         preprocess(np.zeros((64, 64, 3), np.uint16), info, (256, 256))
+    with pytest.raises(ValueError, match=r'^an empty image \(shape \(0, 5, 3\)\)'):  # a crop
+        preprocess(np.zeros((0, 5, 3), np.uint8), info, (256, 256))  # outside the frame
+    with pytest.raises(TypeError, match=r'not NoneType \(cv2.imread gives None for a file it '):
+        preprocess(None, info, (256, 256))
