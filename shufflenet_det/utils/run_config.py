@@ -27,8 +27,23 @@ def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
 
     Returns:
         Config: The config.
+
+    Raises:
+        ConfigError: In one line, for a missing file or one that does not read as a config
+            (a syntax error, a missing ``_base_``, an error raised while it runs).
     """
-    cfg = Config.fromfile(config)
+    if not osp.isfile(config):
+        raise ConfigError(f'{config}: no such config file')
+    try:
+        cfg = Config.fromfile(config)
+    except SyntaxError as error:  # MMEngine parses the text: the file is "<unknown>"
+        where = config if error.filename in (None, '<unknown>') else error.filename
+        raise ConfigError(f'{where}:{error.lineno}: {error.msg} (a config is Python; this '
+                          'line, or one of a _base_ it reads, is not)') from error
+    except Exception as error:  # whatever the config's code or its _base_ raise
+        detail = ' '.join(str(error).split()) or 'no message'
+        raise ConfigError(f'{config} does not read as a config: {type(error).__name__}: '
+                          f'{detail}') from error
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg

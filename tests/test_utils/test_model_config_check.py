@@ -232,3 +232,10 @@ def test_train_tool_exits_with_one_line_before_any_forward_pass(tmp_path):
     # The runner that builds the model has made its log dir; nothing was trained or saved.
     assert not list(tmp_path.glob('work/**/*.pth'))
     assert not list(tmp_path.glob('work/**/last_checkpoint'))
+
+
+def test_an_unregistered_type_is_one_line():
+    with pytest.raises(ModelConfigError, match=r'^NoSuchBackbone is not in the mmdet::model '
+                                               r'registry: a misspelt type, or a module that '
+                                               r'registers it missing from custom_imports$'):
+        build_detector(str(CONFIGS / FCOS), {'model.backbone.type': 'NoSuchBackbone'})

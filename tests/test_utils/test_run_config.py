@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from mmengine.config import Config
 
@@ -5,7 +7,7 @@ import mmdet.datasets  # noqa: F401  (registers CocoDataset)
 from shufflenet_det.datasets import DatasetError
 from shufflenet_det.errors import ConfigError
 from shufflenet_det.utils import check_annotation_files, check_dataset_config, leaf_datasets
-from shufflenet_det.utils.run_config import input_size
+from shufflenet_det.utils.run_config import input_size, load_config
 from tests.test_tools.tool_runner import REPO, run_tool
 
 
@@ -131,3 +133,27 @@ def test_no_fixed_size_is_an_error_not_640():
         type='CocoDataset', pipeline=[dict(type='LoadImageFromFile')]))))
     with pytest.raises(ConfigError, match='no Resize with a scale'):
         input_size(cfg)
+
+
+@pytest.mark.parametrize('text, message', [
+    (None, r'^{config}: no such config file$'),
+    ('model = dict(\n', r"^{config}:1: '\(' was never closed \(a config is Python"),
+    ("_base_ = 'absent_base.py'\n", r'^{config} does not read as a config: FileNotFoundError: '),
+    ('x = undefined_name\n', r"^{config} does not read as a config: NameError: name "
+                             r"'undefined_name' is not defined$"),
+])
+def test_a_config_that_does_not_read_is_one_line(tmp_path, text, message):
+    config = tmp_path / 'my_config.py'
+    if text is not None:
+        config.write_text(text)
+    with pytest.raises(ConfigError, match=message.format(config=re.escape(str(config)))):
+        load_config(str(config))
+
+
+def test_the_tools_say_a_missing_config_in_one_line(tmp_path):
+    for tool, args in [('tools/train.py', ()), ('tools/test.py', ('x.pth', )),
+                       ('tools/misc/check_dataset.py', ())]:
+        result = run_tool(tool, tmp_path / 'absent.py', *args, check=False)
+        assert result.returncode == 2
+        assert result.stderr.strip().splitlines() == [
+            f'error: {tmp_path / "absent.py"}: no such config file']

@@ -32,7 +32,7 @@ from mmengine.utils import track_iter_progress
 
 from shufflenet_det.datasets import CheckedCocoDataset, DatasetError, DatasetProblem
 from shufflenet_det.datasets.checked_coco_dataset import filter_images
-from shufflenet_det.utils import check_dataset_config, leaf_datasets
+from shufflenet_det.utils import check_dataset_config, leaf_datasets, load_config
 from shufflenet_det.utils.cli import exit_status
 
 # Problems CheckedCOCO repairs or drops that MMDetection's CocoDataset or CocoMetric fail on (a
@@ -144,9 +144,7 @@ def uses_plain_coco(cfg: Config, split: str, dataset_cfg: dict) -> bool:
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     # The datasets log every problem as a warning; this tool prints them itself.
     MMLogger.get_instance('check_dataset', log_level='ERROR')
