@@ -3,6 +3,7 @@ from typing import Any, List, Optional
 
 import numpy as np
 
+from .errors import ModelError
 from .network import Network
 
 
@@ -47,8 +48,11 @@ class OnnxRuntimeNetwork(Network):
         self.session = onnx_runtime_session(path, threads)
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
-        height, width = self.session.get_inputs()[0].shape[2:]
-        self.input_size = (height, width)
+        shape = self.session.get_inputs()[0].shape
+        if len(shape) != 4 or not all(isinstance(side, int) for side in shape[2:]):
+            raise ModelError(f'{path} takes an input of shape {shape}, not (N, 3, H, W) with a '
+                             'fixed H and W; export it with tools/deployment/pytorch2onnx.py')
+        self.input_size = tuple(shape[2:])
 
     def __call__(self, images: np.ndarray) -> List[np.ndarray]:
         return self.session.run(self.output_names, {self.input_name: images})

@@ -11,12 +11,14 @@ import tempfile
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
+import onnx
 import torch
 import torch.nn as nn
 from mmengine.config import Config
 
 from shufflenet_det.deployment.channel_alignment import align_branch_channels
 from shufflenet_det.deployment.model_description import model_description, write_onnx_description
+from shufflenet_det.errors import DeployedModelError
 
 
 class ExportableDetector(nn.Module):
@@ -72,6 +74,11 @@ def export_onnx(detector: nn.Module, path: str, size: Tuple[int, int], opset: in
         (torch.zeros(2, 3, *size), ), path,
         input_names=['image'], output_names=names, opset_version=opset, dynamo=True,
         dynamic_shapes={'image': {0: batch}}, verbose=False)
+    written = next((o.version for o in onnx.load(path, load_external_data=False).opset_import
+                    if o.domain in ('', 'ai.onnx')), None)
+    if written != opset:  # the exporter keeps its own opset when it cannot convert the graph
+        raise DeployedModelError(f'the graph could not be written in ONNX opset {opset} (the '
+                                 f'exporter gave opset {written}); give --opset {written}')
 
 
 def export_described_onnx(cfg: Config, detector: nn.Module, path: str, size: Tuple[int, int],

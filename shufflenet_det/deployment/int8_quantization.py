@@ -14,12 +14,15 @@ from mmdet.registry import DATASETS
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
-from shufflenet_det.errors import ConfigError
+from shufflenet_det.errors import ConfigError, DeployedModelError
 from shufflenet_det.utils import leaf_datasets
 from .deployed_detector import DeployedDetector
 from .int8_graph_rewrites import rewrite_for_int8
 
 CALIBRATION_METHODS = ('minmax', 'entropy', 'percentile')
+#: Op types of a model quantized already.
+QUANTIZED_OP_TYPES = {'QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear',
+                      'QLinearConv', 'QLinearMatMul', 'ConvInteger', 'MatMulInteger'}
 
 
 class CalibrationImages:
@@ -74,6 +77,15 @@ def quantize_int8(fp32_path: str, int8_path: str, calibration: CalibrationImages
     if method not in CALIBRATION_METHODS:
         raise ValueError(f'calibration method must be one of {CALIBRATION_METHODS}, '
                          f'but got {method!r}')
+    quantized = sorted({node.op_type for node in onnx.load(
+        fp32_path, load_external_data=False).graph.node} & QUANTIZED_OP_TYPES)
+    if quantized:  # ONNX Runtime's quantizer would loop on it without end
+        raise DeployedModelError(f'{fp32_path} is quantized already ({", ".join(quantized)} '
+                                 'nodes); give the FP32 model pytorch2onnx.py wrote')
+    unknown = sorted(set(int8_op_types or ()) - set(QDQRegistry))
+    if unknown:
+        raise DeployedModelError(f'ONNX Runtime does not quantize {", ".join(unknown)}; the op '
+                                 f'types it quantizes are {", ".join(sorted(QDQRegistry))}')
     methods = dict(minmax=CalibrationMethod.MinMax, entropy=CalibrationMethod.Entropy,
                    percentile=CalibrationMethod.Percentile)
     # Both steps write into a temporary directory beside the output, which is renamed into
@@ -86,6 +98,9 @@ def quantize_int8(fp32_path: str, int8_path: str, calibration: CalibrationImages
         quantizable = set(QDQRegistry) if int8_op_types is None else set(int8_op_types)
         op_types = sorted({node.op_type for node in onnx.load(prepared).graph.node} &
                           quantizable - set(fp32_op_types))
+        if not op_types:  # an empty list would mean "every op type" to ONNX Runtime
+            raise DeployedModelError('no op type of the graph is left to quantize (the INT8 '
+                                     'op types given are not in it, or all are kept in FP32)')
         quantize_static(
             prepared, quantized, calibration, quant_format=QuantFormat.QDQ, per_channel=True,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,

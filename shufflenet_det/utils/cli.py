@@ -1,8 +1,9 @@
 """What the command-line tools share: how an error the user fixes ends a run."""
 import sys
+from pathlib import Path
 from typing import Callable
 
-from shufflenet_det.errors import UserError
+from shufflenet_det.errors import ConfigError, UserError
 from shufflenet_det_runtime import RuntimeUserError
 
 
@@ -29,3 +30,26 @@ def exit_status(main: Callable[[], None]) -> int:
         print(str(error) or 'stopped (Ctrl-C)', file=sys.stderr)
         return 130
     return 0
+
+
+def output_file(path: str, flag: str = '--out') -> str:
+    """Check, before any work, that a tool can write the file ``path``, and make its folder.
+
+    Args:
+        path (str): The file the tool will write.
+        flag (str): The argument that named it, for the message. Default: ``--out``.
+
+    Returns:
+        str: ``path``.
+
+    Raises:
+        ConfigError: When ``path`` is a folder, or its folder cannot be made.
+    """
+    if Path(path).is_dir():
+        raise ConfigError(f'{flag} {path} is a folder; give a file name')
+    try:
+        Path(path).resolve().parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # a parent that is a file, no permission
+        raise ConfigError(f'{flag} {path}: its folder cannot be made ({error.strerror})') \
+            from error
+    return path

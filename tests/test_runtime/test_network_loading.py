@@ -56,3 +56,15 @@ def test_an_onnx_file_the_runtime_rejects_is_one_line(tmp_path):
         tmp_path / 'unknown.onnx')
     with pytest.raises(ModelError, match=r'onnxruntime cannot load .*unknown\.onnx: '):
         load_network(str(tmp_path / 'unknown.onnx'))
+
+
+def test_an_onnx_input_without_a_fixed_size_is_one_line(tmp_path):
+    graph = onnx.helper.make_graph(  # an image input whose height and width are symbolic
+        [onnx.helper.make_node('Relu', ['x'], ['y'])], 'g',
+        [onnx.helper.make_tensor_value_info('x', onnx.TensorProto.FLOAT, [1, 3, 'h', 'w'])],
+        [onnx.helper.make_tensor_value_info('y', onnx.TensorProto.FLOAT, [1, 3, 'h', 'w'])])
+    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid('', 17)]),
+              tmp_path / 'dynamic.onnx')
+    with pytest.raises(ModelError, match=r"dynamic\.onnx takes an input of shape \[1, 3, 'h', "
+                                         r"'w'\], not \(N, 3, H, W\) with a fixed H and W"):
+        load_network(str(tmp_path / 'dynamic.onnx'))

@@ -22,8 +22,9 @@ from shufflenet_det.deployment.model_description import write_sidecar
 from shufflenet_det.deployment.ncnn_export import onnx_to_ncnn
 from shufflenet_det.deployment.openvino_export import onnx_to_openvino
 from shufflenet_det.errors import DeployedModelError
-from shufflenet_det.utils.cli import exit_status
-from shufflenet_det_runtime.model_info import METADATA_KEY, parse_document
+from shufflenet_det.utils.cli import exit_status, output_file
+from shufflenet_det_runtime.model_info import (METADATA_KEY, parse_document, sidecar_path,
+                                               weights_path)
 from shufflenet_det_runtime.onnx_metadata import read_onnx_metadata
 
 SUFFIXES = dict(ncnn='.ncnn.param', openvino='.xml')
@@ -63,6 +64,14 @@ def main() -> None:
     if not Path(args.onnx).is_file():
         raise DeployedModelError(f'no such model file: {args.onnx}')
     out = args.out or str(Path(args.onnx).with_suffix(SUFFIXES[args.backend]))
+    other = Path(out).with_suffix('.xml' if args.backend == 'ncnn' else '.param')
+    if other.is_file():  # the .bin and .json beside it would be replaced by this pair's
+        raise DeployedModelError(
+            f'{out} would write {weights_path(out).name} and {sidecar_path(out).name}, which '
+            f'belong to {other}; give --out another name (the default: '
+            f'{Path(args.onnx).with_suffix(SUFFIXES[args.backend]).name})')
+    for path in (out, weights_path(out), sidecar_path(out)):
+        output_file(str(path))
     shape = input_shape(args.onnx)  # refuses a file that is not an ONNX model
     description = read_onnx_metadata(args.onnx).get(METADATA_KEY)
     if description is not None:

@@ -12,17 +12,18 @@ Example:
         --weights work_dirs/nanodet/epoch_280.pth --out nanodet.onnx
 """
 import argparse
+import re
 import sys
 from typing import Optional, Sequence
 
 import torch
-from mmengine.runner import load_checkpoint
 
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
 from shufflenet_det.apis.onnx_export import export_described_onnx
 from shufflenet_det.engine.hooks.class_transfer_hook import checkpoint_classes
 from shufflenet_det.errors import DeployedModelError
-from shufflenet_det.utils.cli import exit_status
+from shufflenet_det.utils import CheckpointError, check_weights_fit, safe_torch_load
+from shufflenet_det.utils.cli import exit_status, output_file
 from shufflenet_det.utils.run_config import build_detector, config_classes, input_size
 
 
@@ -40,7 +41,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="export ShuffleNetV2's channel counts as they are, not padded for "
                         "ONNX Runtime's blocked layout (a smaller graph for runtimes that do "
                         "not use it; the outputs are the same either way)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    output_file(args.out)
+    if args.shape and min(args.shape) < 1:
+        parser.error(f'--shape must be two positive sizes, got {" ".join(map(str, args.shape))}')
+    return args
 
 
 def main() -> None:
@@ -49,7 +54,16 @@ def main() -> None:
     cfg, model = build_detector(args.config)
     checkpoint = None
     if args.weights:
-        checkpoint = load_checkpoint(model, args.weights, map_location='cpu', strict=True)
+        checkpoint = safe_torch_load(args.weights)
+        weights = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) \
+            else None
+        if not isinstance(weights, dict):
+            raise CheckpointError(f'{args.weights} holds no weights (a state_dict)')
+        weights = {re.sub(r'^module\.', '', key): value for key, value in weights.items()}
+        check_weights_fit(model.state_dict(), weights, args.weights,
+                          f'the detector of {args.config}',
+                          hint='; export it with the config it was trained with')
+        model.load_state_dict(weights, strict=False)  # all but num_batches_tracked, checked
     classes = checkpoint_classes(checkpoint) or config_classes(cfg)
     if not classes:
         raise DeployedModelError('neither the checkpoint nor the config names the classes; '

@@ -30,9 +30,11 @@ from shufflenet_det.deployment.int8_quantization import (CALIBRATION_METHODS,
                                                          CalibrationImages,
                                                          calibration_batches, quantize_int8)
 from shufflenet_det.utils import load_run_config
-from shufflenet_det.utils.cli import exit_status
+from shufflenet_det.utils.cli import exit_status, output_file
 from shufflenet_det.utils.run_config import build_detector
+from shufflenet_det_runtime.model_info import METADATA_KEY
 from shufflenet_det_runtime.network_loading import load_network
+from shufflenet_det_runtime.onnx_metadata import read_onnx_metadata
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -70,6 +72,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         parser.error('--repeats must be at least 2 (a spread needs two samples)')
     if Path(args.out).resolve() == Path(args.model).resolve():
         parser.error('--out must not be the FP32 model itself')
+    output_file(args.out)
     return args
 
 
@@ -111,6 +114,10 @@ def main() -> None:
     quantize_int8(args.model, args.out, images, args.calib_method, args.fp32_op_types,
                   args.fp32_nodes, args.int8_op_types)
     print(f'\nwrote {args.out}')
+    if METADATA_KEY not in read_onnx_metadata(args.model):
+        print(f'warning: {args.model} carries no description, so neither does the result: '
+              'python -m shufflenet_det_runtime will refuse it; export the model with '
+              'tools/deployment/pytorch2onnx.py')
     if args.compare:
         compare(tester, args.model, args.out, args)
 

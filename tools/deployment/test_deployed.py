@@ -13,6 +13,7 @@ Examples:
 """
 import argparse
 import sys
+from pathlib import Path
 from typing import Optional, Sequence
 
 from mmdet.engine.hooks.utils import trigger_visualization_hook
@@ -22,7 +23,8 @@ from mmengine.config import DictAction
 import shufflenet_det  # noqa: F401  (registers modules)
 from shufflenet_det.deployment import DeployedTester
 from shufflenet_det.utils import load_run_config
-from shufflenet_det.utils.cli import exit_status
+from shufflenet_det.utils.cli import exit_status, output_file
+from shufflenet_det_runtime.model_info import read_model_info, sidecar_path
 from shufflenet_det_runtime.network_loading import BACKENDS, load_network
 
 
@@ -47,11 +49,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error(f'--out must name a .pkl file, got {args.out}')
+    if args.out is not None:
+        output_file(args.out)
     return args
 
 
 def main() -> None:
     args = parse_args()
+    if Path(args.model).suffix != '.onnx' and sidecar_path(args.model).is_file():
+        read_model_info(args.model)  # refuses a mixed pair (a .bin of another export)
     network = load_network(args.model, args.backend, args.threads)  # a bad file stops here
     cfg = load_run_config(args.config, args.cfg_options, args.work_dir, 'none')
     if args.show or args.show_dir:
