@@ -1,13 +1,26 @@
-"""What the command-line tools share: how an error the user fixes ends a run."""
+"""What the command-line tools share: how an error the user fixes, Ctrl-C or SIGTERM ends a run,
+and an output file checked before the work."""
+import signal
 import sys
 from pathlib import Path
-from typing import Callable
+from types import FrameType
+from typing import Callable, Optional
 
 from shufflenet_det.errors import ConfigError, UserError
 from shufflenet_det_runtime import RuntimeUserError
 
 
-def exit_status(main: Callable[[], None]) -> int:
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``), raised where the tool is, so that its temporary files go as they go
+    on Ctrl-C."""
+
+
+def raise_terminated(signum: int, frame: Optional[FrameType]) -> None:
+    """A SIGTERM handler: raise :class:`Terminated`."""
+    raise Terminated('stopped (SIGTERM)')
+
+
+def exit_status(main: Callable[[], None], stop_on_sigterm: bool = False) -> int:
     """Run a tool's ``main``; a :class:`UserError` (or the runtime's
     :class:`~shufflenet_det_runtime.RuntimeUserError`, for an exported model) is printed as one
     line, ``error: ...``, without a traceback; so is a Ctrl-C (``stopped (Ctrl-C)``, or the
@@ -17,10 +30,14 @@ def exit_status(main: Callable[[], None]) -> int:
 
     Args:
         main (Callable): The tool's entry point.
+        stop_on_sigterm (bool): Stop on SIGTERM as on Ctrl-C (for tools without data-loader
+            workers, which would inherit the handler). Default: False.
 
     Returns:
-        int: 0, 2 after one of those errors, 130 after Ctrl-C.
+        int: 0, 2 after one of those errors, 130 after Ctrl-C, 143 after SIGTERM.
     """
+    if stop_on_sigterm:
+        signal.signal(signal.SIGTERM, raise_terminated)
     try:
         main()
     except (UserError, RuntimeUserError) as error:
@@ -28,7 +45,7 @@ def exit_status(main: Callable[[], None]) -> int:
         return 2
     except KeyboardInterrupt as error:  # its message, if any, says what became of the work
         print(str(error) or 'stopped (Ctrl-C)', file=sys.stderr)
-        return 130
+        return 143 if isinstance(error, Terminated) else 130
     return 0
 
 

@@ -1,7 +1,12 @@
 """What the deployment tools refuse, each in one ``error:`` line before any work, and what they
 leave as it was: weights of another detector, sizes the model cannot take, outputs that are
 folders or would replace another pair's files, a quantized model to quantize again, a mixed
-ncnn pair to evaluate."""
+ncnn pair to evaluate; and SIGTERM, which stops an export as Ctrl-C does."""
+import signal
+import subprocess
+import sys
+import time
+
 import onnx
 import pytest
 import torch
@@ -110,3 +115,19 @@ def test_test_deployed_refuses_a_mixed_pair_and_an_out_that_is_a_folder(tmp_path
     assert 'dets.pkl is a folder; give a file name' in error_line(run_tool(
         'tools/deployment/test_deployed.py', SHAPES, model, '--out', tmp_path / 'dets.pkl',
         check=False))
+
+
+def test_sigterm_during_an_export_leaves_no_temporary_files(tmp_path):
+    out = tmp_path / 'model.onnx'
+    out.write_bytes(b'an earlier export')
+    process = subprocess.Popen([sys.executable, 'tools/deployment/pytorch2onnx.py', SHAPES,
+                                '--out', str(out)], cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not list(tmp_path.glob('.export-*')) and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the export has begun writing
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 143 and stderr.strip().splitlines()[-1] == 'stopped (SIGTERM)'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['model.onnx']  # no .export-* left
+    assert out.read_bytes() == b'an earlier export'

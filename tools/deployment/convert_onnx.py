@@ -90,4 +90,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    sys.exit(exit_status(main))
+    sys.exit(exit_status(main, stop_on_sigterm=True))
