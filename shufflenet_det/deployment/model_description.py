@@ -107,12 +107,6 @@ def model_description(cfg: Config, detector: nn.Module, input_size: Tuple[int, i
     if len(classes) != detector.bbox_head.num_classes:
         raise DeployedModelError(f'{len(classes)} class names for a head of '
                                  f'{detector.bbox_head.num_classes} classes')
-    resize = _resize(cfg)
-    width, height = resize['scale']
-    if not resize['keep_ratio'] and (height > input_size[0] or width > input_size[1]):
-        raise DeployedModelError(f'the test pipeline resizes every image to {width}x{height}, '
-                                 f'larger than the {input_size[1]}x{input_size[0]} input asked '
-                                 'for; export at its size (no --shape), or larger')
     preprocessor = detector.data_preprocessor
     to_rgb = bool(getattr(preprocessor, '_channel_conversion', False))
     mean, std = preprocessor.mean.flatten(), preprocessor.std.flatten()
@@ -122,7 +116,7 @@ def model_description(cfg: Config, detector: nn.Module, input_size: Tuple[int, i
         'classes': list(classes),
         'input': dict(size=list(input_size), layout='NCHW float32 BGR 0-255',
                       mean=mean.tolist(), std=std.tolist(), to_rgb=to_rgb),
-        'preprocess': dict(resize=resize,
+        'preprocess': dict(resize=_resize(cfg),
                            pad_size_divisor=int(getattr(preprocessor, 'pad_size_divisor', 1)),
                            pad_bgr=(pad.flip(0) if to_rgb else pad).tolist()),
         'head': dict(type=type(detector.bbox_head).__name__, decoder=decoder,

@@ -75,6 +75,12 @@ def main() -> None:
                                             align_channels=not args.no_align_channels)
     print(f'wrote {args.out}: input image (N, 3, {size[0]}, {size[1]}) float32 BGR 0-255, '
           f'{len(classes)} classes, {description["head"]["decoder"]} decoding')
+    resize = description['preprocess']['resize']
+    width, height = resize['scale']
+    if not resize['keep_ratio'] and (height > size[0] or width > size[1]):
+        print(f'warning: the test pipeline resizes every image to {width}x{height}, larger than '
+              f'this {size[1]}x{size[0]} input: the runtime and test_deployed.py will refuse '
+              'every image (a network to time or profile only; export without --shape to run it)')
 
 
 if __name__ == '__main__':
