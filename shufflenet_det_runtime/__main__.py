@@ -225,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.out and isinstance(source, VideoSource):
             video = VideoOutput(str(Path(args.out) / source.out_name), source.fps,
-                                real_time=source.kind != 'video')
+                                real_time=source.kind == 'camera')
         json_output = JsonOutput(args.json) if args.json else None
         for frame in source:
             progress.update()

@@ -33,6 +33,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 from .errors import ModelError
+from .network_loading import backend_of
 from .onnx_metadata import read_onnx_metadata
 
 METADATA_KEY = 'shufflenet_det'
@@ -195,9 +196,7 @@ def read_model_info(model_path: str) -> ModelInfo:
     if not path.is_file():
         raise ModelError(f'{model_path} does not exist' if not path.exists()
                          else f'{model_path} is not a model file')
-    if path.suffix not in ('.onnx', '.param', '.xml'):
-        raise ModelError(f'{model_path} is not an exported model: .onnx, .xml (OpenVINO IR) '
-                         'or .param (ncnn)')
+    backend_of(model_path)  # a file no runtime reads: said first
     if path.suffix == '.onnx':
         text = read_onnx_metadata(model_path).get(METADATA_KEY)
         if text is None:

@@ -2,6 +2,7 @@
 and videos. Each file is complete when written: JSON streamed to a temporary file and renamed,
 a video released (and so playable) however the run ends."""
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -112,15 +113,17 @@ class VideoOutput:
     """A drawn video, ``out_dir/<stem>.mp4``, at the source's size and frame rate; opened on
     its first frame.
 
-    A camera or stream gives frames as fast as the detector takes them, fewer a second than
-    its frame rate: with ``real_time``, each frame is repeated until the next one comes (by
-    ``clock``), so that the video plays as long as the run lasted, not faster.
+    A camera gives frames as fast as the detector takes them, fewer a second than its frame
+    rate (it drops the others): with ``real_time``, each frame is repeated until the next one
+    comes (by ``clock``), up to a second's worth, so that the video plays about as long as the
+    run lasted, not faster. A video file's or a stream's frames are all read, so each is
+    written once.
 
     Args:
         path (str): The ``.mp4`` to write.
         fps (float): Frames per second.
-        real_time (bool): Time the frames by ``clock`` (a live source) instead of writing each
-            once (a video file). Default: False.
+        real_time (bool): Time the frames by ``clock`` (a camera) instead of writing each once.
+            Default: False.
         clock (Callable[[], float]): Seconds, for ``real_time``. Default: ``time.monotonic``.
     """
 
@@ -142,9 +145,9 @@ class VideoOutput:
                 raise OutputError(f'could not open {self.path} for writing (no permission, or '
                                   'an OpenCV without an mp4 writer?)')
             self.started = self.clock()
-        elif self.real_time:  # the last frame holds until now; this one takes the next
-            due = int((self.clock() - self.started) * self.fps)
-            for _ in range(due - self.written):
+        elif self.real_time:  # the last frame holds until now (a second at most, as each
+            due = int((self.clock() - self.started) * self.fps)  # copy is encoded again)
+            for _ in range(min(due - self.written, math.ceil(self.fps))):
                 self.writer.write(self.last)
             self.written = max(self.written, due)
         self.writer.write(image)

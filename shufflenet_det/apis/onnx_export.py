@@ -65,6 +65,9 @@ def export_onnx(detector: nn.Module, path: str, size: Tuple[int, int], opset: in
         size (tuple[int, int]): Input height and width (fixed in the graph).
         opset (int): ONNX opset. Default: 18.
         align_channels (bool): Align ShuffleNetV2's channels. Default: True.
+
+    Raises:
+        DeployedModelError: When the graph cannot be written in ``opset``.
     """
     names = output_names(detector, size)
     batch = torch.export.Dim('batch', min=1, max=1024)

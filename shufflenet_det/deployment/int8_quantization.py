@@ -69,6 +69,10 @@ def quantize_int8(fp32_path: str, int8_path: str, calibration: CalibrationImages
         fp32_nodes (Sequence[str]): Node names to leave in FP32.
         int8_op_types (Sequence[str], optional): Quantize only these op types, e.g.
             ``('Conv', )``. Default: every op type ONNX Runtime can quantize.
+
+    Raises:
+        DeployedModelError: For a model quantized already, op types ONNX Runtime does not
+            quantize, or none left to quantize.
     """
     from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)

@@ -30,8 +30,8 @@ def exit_status(main: Callable[[], None], stop_on_sigterm: bool = False) -> int:
 
     Args:
         main (Callable): The tool's entry point.
-        stop_on_sigterm (bool): Stop on SIGTERM as on Ctrl-C (for tools without data-loader
-            workers, which would inherit the handler). Default: False.
+        stop_on_sigterm (bool): Stop on SIGTERM as on Ctrl-C, for the tools that write
+            through temporary files (exports, conversions). Default: False.
 
     Returns:
         int: 0, 2 after one of those errors, 130 after Ctrl-C, 143 after SIGTERM.
@@ -50,7 +50,8 @@ def exit_status(main: Callable[[], None], stop_on_sigterm: bool = False) -> int:
 
 
 def output_file(path: str, flag: str = '--out') -> str:
-    """Check, before any work, that a tool can write the file ``path``, and make its folder.
+    """Refuse a file ``path`` that is a folder, and make its folder; called right before the
+    work that writes it, once the other checks passed.
 
     Args:
         path (str): The file the tool will write.

@@ -55,7 +55,7 @@ def explain_build_errors(model_cfg: dict) -> Iterator[None]:
         for key, message in _unknown_arguments(model_cfg, 'model'):
             if repr(key) in str(err):
                 raise ModelConfigError(message) from err
-        unregistered = re.match(r"'?(\S+ is not in the \S+ registry)", str(err))
+        unregistered = re.match(r"'?(\S+ is not in the .+? registry)", str(err))
         if isinstance(err, KeyError) and unregistered:  # MMEngine's message for a bad type
             raise ModelConfigError(f'{unregistered.group(1)}: a misspelt type, or a module '
                                    'that registers it missing from custom_imports') from err

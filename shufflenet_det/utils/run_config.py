@@ -1,7 +1,9 @@
 """The config set-up that the tools share: read a config, build its runner or its detector,
 check its datasets before anything is built."""
+import ast
 import logging
 import os.path as osp
+import traceback
 from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 import torch
@@ -29,24 +31,41 @@ def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
         Config: The config.
 
     Raises:
-        ConfigError: In one line, for a missing file or one that does not read as a config
-            (a syntax error, a missing ``_base_``, an error raised while it runs).
+        ConfigError: In one line, for a missing file or one that does not read as a config: a
+            syntax error, a missing ``_base_``, an error raised by the config's own code (its
+            file and line). An error raised inside a library keeps its traceback.
     """
     if not osp.isfile(config):
-        raise ConfigError(f'{config}: no such config file')
+        raise ConfigError(f'{config}: ' + ('a folder, not a config file' if osp.isdir(config)
+                                           else 'no such config file'))
     try:
         cfg = Config.fromfile(config)
     except SyntaxError as error:  # MMEngine parses the text: the file is "<unknown>"
-        where = config if error.filename in (None, '<unknown>') else error.filename
-        raise ConfigError(f'{where}:{error.lineno}: {error.msg} (a config is Python; this '
-                          'line, or one of a _base_ it reads, is not)') from error
-    except Exception as error:  # whatever the config's code or its _base_ raise
+        raise ConfigError(f'{syntax_error_place(config, error)}: {error.msg} (a config is '
+                          'Python; this line is not)') from error
+    except OSError as error:  # a _base_ that is not there
+        raise ConfigError(f'{config} does not read as a config: {error}') from error
+    except Exception as error:
+        frame = traceback.extract_tb(error.__traceback__)[-1]
+        if 'site-packages' in frame.filename or not osp.isfile(frame.filename):
+            raise  # raised inside a library: its traceback says where
         detail = ' '.join(str(error).split()) or 'no message'
-        raise ConfigError(f'{config} does not read as a config: {type(error).__name__}: '
+        raise ConfigError(f'{frame.filename}:{frame.lineno}: {type(error).__name__}: '
                           f'{detail}') from error
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg
+
+
+def syntax_error_place(config: str, error: SyntaxError) -> str:
+    """``file:line`` of a config's syntax error: the config's own line, or, when the config
+    itself parses, a line of one of the ``_base_`` files it reads."""
+    try:
+        with open(config, encoding='utf-8') as file:
+            ast.parse(file.read())
+    except SyntaxError:
+        return f'{config}:{error.lineno}'
+    return f'{config}: a _base_ it reads, line {error.lineno}'
 
 
 def load_run_config(config: str, cfg_options: Optional[dict], work_dir: Optional[str],

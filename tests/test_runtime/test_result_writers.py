@@ -39,14 +39,16 @@ def grey_levels(path) -> list:
 
 
 def test_a_live_sources_video_holds_each_frame_until_the_next_one_comes(tmp_path):
-    times = iter([0.0, 0.05, 0.35, 0.36, 1.0])  # when the five frames come, in seconds
+    times = iter([0.0, 0.05, 0.35, 0.36, 1.0, 4.0])  # when the frames come, in seconds
     video = VideoOutput(str(tmp_path / 'camera0.mp4'), 10, real_time=True,
                         clock=lambda: next(times))
-    for level in (0, 50, 100, 150, 200):
+    for level in (0, 50, 100, 150, 200, 250):
         video.write(np.full((48, 64, 3), level, np.uint8))
     video.close()
-    # at 10 fps a frame a tenth of a second: one second of video, then the last frame
-    assert grey_levels(tmp_path / 'camera0.mp4') == [0, 50, 50, 100] + [150] * 6 + [200]
+    # at 10 fps a frame a tenth of a second: one second of video, then the last frame held
+    # for a second at most (each copy is encoded again), then the sixth
+    assert grey_levels(tmp_path / 'camera0.mp4') == \
+        [0, 50, 50, 100] + [150] * 6 + [200] * 11 + [250]
 
     video = VideoOutput(str(tmp_path / 'clip.mp4'), 10)  # a video file's frames: each once
     for level in (0, 50, 100):

@@ -70,14 +70,19 @@ def test_sizes_and_outputs_the_export_cannot_have_are_refused_or_said(tmp_path):
 
 def test_conversion_does_not_replace_the_files_of_another_pair(tmp_path):
     (tmp_path / 'm.onnx').write_bytes(b'checked before it is read')
-    for name in ('m.xml', 'm.bin', 'm.json'):  # an OpenVINO pair and its description
-        (tmp_path / name).write_text(name)
+    files = {'m.xml': '<?xml version="1.0"?>\n<net name="m" version="11">\n', 'm.bin': 'weights',
+             'm.json': '{}'}  # an OpenVINO pair and its description
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
     line = error_line(run_tool('tools/deployment/convert_onnx.py', tmp_path / 'm.onnx',
                                '--backend', 'ncnn', '--out', tmp_path / 'm.param', check=False))
     assert line == (f'error: {tmp_path / "m.param"} would write m.bin and m.json, which belong '
-                    f'to {tmp_path / "m.xml"}; give --out another name (the default: '
-                    'm.ncnn.param)')
-    assert all((tmp_path / name).read_text() == name for name in ('m.xml', 'm.bin', 'm.json'))
+                    f'to {tmp_path / "m.xml"}; give --out another name (say m.ncnn.param)')
+    assert all((tmp_path / name).read_text() == text for name, text in files.items())
+    (tmp_path / 'm.xml').write_text('<annotation><filename>m.jpg</filename></annotation>')
+    line = error_line(run_tool('tools/deployment/convert_onnx.py', tmp_path / 'm.onnx',
+                               '--backend', 'ncnn', '--out', tmp_path / 'm.param', check=False))
+    assert 'is not a readable ONNX model' in line  # a Pascal VOC m.xml is no pair to keep
 
 
 def test_a_quantized_model_or_unknown_op_types_are_refused_before_calibrating(tmp_path):
@@ -127,7 +132,8 @@ def test_sigterm_during_an_export_leaves_no_temporary_files(tmp_path):
                                 '--out', str(out)], cwd=REPO, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
-    while not list(tmp_path.glob('.export-*')) and time.monotonic() < deadline:
+    while (not list(tmp_path.glob('.export-*')) and process.poll() is None
+           and time.monotonic() < deadline):
         time.sleep(0.05)  # until the export has begun writing
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=300)

@@ -234,8 +234,13 @@ def test_train_tool_exits_with_one_line_before_any_forward_pass(tmp_path):
     assert not list(tmp_path.glob('work/**/last_checkpoint'))
 
 
-def test_an_unregistered_type_is_one_line():
-    with pytest.raises(ModelConfigError, match=r'^NoSuchBackbone is not in the mmdet::model '
-                                               r'registry: a misspelt type, or a module that '
-                                               r'registers it missing from custom_imports$'):
-        build_detector(str(CONFIGS / FCOS), {'model.backbone.type': 'NoSuchBackbone'})
+@pytest.mark.parametrize('config, key, value, registry', [
+    (FCOS, 'model.backbone.type', 'NoSuchBackbone', 'mmdet::model'),
+    ('nanodet_shufflenetv2_lightpan_shapes.py', 'model.train_cfg.assigner.type', 'NoSuchAssigner',
+     'mmdet::task util'),
+])
+def test_an_unregistered_type_is_one_line(config, key, value, registry):
+    with pytest.raises(ModelConfigError, match=rf'^{value} is not in the {registry} registry: a '
+                                               r'misspelt type, or a module that registers it '
+                                               r'missing from custom_imports$'):
+        build_detector(str(CONFIGS / config), {key: value})

@@ -138,16 +138,21 @@ def test_no_fixed_size_is_an_error_not_640():
 @pytest.mark.parametrize('text, message', [
     (None, r'^{config}: no such config file$'),
     ('model = dict(\n', r"^{config}:1: '\(' was never closed \(a config is Python"),
-    ("_base_ = 'absent_base.py'\n", r'^{config} does not read as a config: FileNotFoundError: '),
-    ('x = undefined_name\n', r"^{config} does not read as a config: NameError: name "
-                             r"'undefined_name' is not defined$"),
+    ("_base_ = 'absent_base.py'\n", r'^{config} does not read as a config: \[Errno 2\] No such '
+                                    r'file or directory: .*absent_base\.py'),
+    ('a = 1\nx = undefined_name\n', r"^{config}:2: NameError: name 'undefined_name' is not "
+                                     r"defined$"),
+    ("_base_ = 'base.py'\n", r"^{config}: a _base_ it reads, line 3: '\(' was never closed"),
 ])
 def test_a_config_that_does_not_read_is_one_line(tmp_path, text, message):
     config = tmp_path / 'my_config.py'
+    (tmp_path / 'base.py').write_text('a = 1\nb = 2\nc = (\n')
     if text is not None:
         config.write_text(text)
     with pytest.raises(ConfigError, match=message.format(config=re.escape(str(config)))):
         load_config(str(config))
+    with pytest.raises(ConfigError, match=r'a folder, not a config file$'):
+        load_config(str(tmp_path))
 
 
 def test_the_tools_say_a_missing_config_in_one_line(tmp_path):

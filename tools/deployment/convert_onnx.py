@@ -44,6 +44,16 @@ def input_shape(onnx_path: str) -> tuple:
     return (1, *shape)
 
 
+def is_model_of_other_pair(path: Path) -> bool:
+    """Whether ``path`` is the model file of an OpenVINO (``.xml``, its root a ``<net>``) or
+    an ncnn (``.param``, its magic number first) pair, not any file of that suffix."""
+    if not path.is_file():
+        return False
+    with open(path, 'rb') as file:
+        head = file.read(4096)
+    return b'<net' in head if path.suffix == '.xml' else head.startswith(b'7767517')
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """The tool's arguments, parsed from ``argv`` (default: the command line)."""
     parser = argparse.ArgumentParser(description=__doc__,
@@ -65,17 +75,17 @@ def main() -> None:
         raise DeployedModelError(f'no such model file: {args.onnx}')
     out = args.out or str(Path(args.onnx).with_suffix(SUFFIXES[args.backend]))
     other = Path(out).with_suffix('.xml' if args.backend == 'ncnn' else '.param')
-    if other.is_file():  # the .bin and .json beside it would be replaced by this pair's
+    if is_model_of_other_pair(other):  # its .bin and .json would be replaced by this pair's
         raise DeployedModelError(
             f'{out} would write {weights_path(out).name} and {sidecar_path(out).name}, which '
-            f'belong to {other}; give --out another name (the default: '
-            f'{Path(args.onnx).with_suffix(SUFFIXES[args.backend]).name})')
-    for path in (out, weights_path(out), sidecar_path(out)):
-        output_file(str(path))
+            f'belong to {other}; give --out another name (say {Path(out).stem}.{args.backend}'
+            f'{Path(out).suffix})')
     shape = input_shape(args.onnx)  # refuses a file that is not an ONNX model
     description = read_onnx_metadata(args.onnx).get(METADATA_KEY)
     if description is not None:
         parse_document(description, args.onnx)  # refuses an incomplete one before converting
+    for path in (out, weights_path(out), sidecar_path(out)):
+        output_file(str(path))
     if args.backend == 'ncnn':
         weights = onnx_to_ncnn(args.onnx, out, shape)
     else:

@@ -42,7 +42,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         "ONNX Runtime's blocked layout (a smaller graph for runtimes that do "
                         "not use it; the outputs are the same either way)")
     args = parser.parse_args(argv)
-    output_file(args.out)
     if args.shape and min(args.shape) < 1:
         parser.error(f'--shape must be two positive sizes, got {" ".join(map(str, args.shape))}')
     return args
@@ -69,6 +68,7 @@ def main() -> None:
         raise DeployedModelError('neither the checkpoint nor the config names the classes; '
                                  "set the test dataset's metainfo=dict(classes=...)")
     size = tuple(args.shape) if args.shape else input_size(cfg)
+    output_file(args.out)
     with torch.no_grad():  # refuses what the runtime cannot decode before exporting
         description = export_described_onnx(cfg, model.eval(), args.out, size, classes,
                                             args.weights, args.opset,

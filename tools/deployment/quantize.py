@@ -72,7 +72,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         parser.error('--repeats must be at least 2 (a spread needs two samples)')
     if Path(args.out).resolve() == Path(args.model).resolve():
         parser.error('--out must not be the FP32 model itself')
-    output_file(args.out)
     return args
 
 
@@ -99,6 +98,10 @@ def compare(tester: DeployedTester, fp32_path: str, int8_path: str,
 def main() -> None:
     args = parse_args()
     fp32 = load_network(args.model, 'onnxruntime')
+    if METADATA_KEY not in read_onnx_metadata(args.model):
+        print(f'warning: {args.model} carries no description, so neither will the INT8 model: '
+              'python -m shufflenet_det_runtime will refuse it; export the model with '
+              'tools/deployment/pytorch2onnx.py')
     if args.compare:  # the test set is needed only to evaluate
         cfg = load_run_config(args.config, args.cfg_options, args.work_dir, 'none')
         tester = DeployedTester(cfg)
@@ -109,15 +112,12 @@ def main() -> None:
                                          args.calib_images, args.seed, args.calib_split)
     print_log(f'calibrating on {count} {args.calib_split} images (seed {args.seed}, '
               f'{args.calib_method})', logger='current')
+    output_file(args.out)
     progress = ProgressBar(count)
     images = CalibrationImages(fp32.input_name, batches, progress.update)
     quantize_int8(args.model, args.out, images, args.calib_method, args.fp32_op_types,
                   args.fp32_nodes, args.int8_op_types)
     print(f'\nwrote {args.out}')
-    if METADATA_KEY not in read_onnx_metadata(args.model):
-        print(f'warning: {args.model} carries no description, so neither does the result: '
-              'python -m shufflenet_det_runtime will refuse it; export the model with '
-              'tools/deployment/pytorch2onnx.py')
     if args.compare:
         compare(tester, args.model, args.out, args)
 

@@ -49,8 +49,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error(f'--out must name a .pkl file, got {args.out}')
-    if args.out is not None:
-        output_file(args.out)
     return args
 
 
@@ -62,6 +60,8 @@ def main() -> None:
     cfg = load_run_config(args.config, args.cfg_options, args.work_dir, 'none')
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
+    if args.out is not None:
+        output_file(args.out)
     tester = DeployedTester(cfg)
     if args.out is not None:
         tester.runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
