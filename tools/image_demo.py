@@ -13,12 +13,12 @@ from typing import Optional, Sequence
 import mmcv
 from mmdet.apis import DetInferencer
 from mmengine.config import DictAction
-from mmengine.runner import load_checkpoint
 
 import shufflenet_det  # noqa: F401  (registers the modules and the safe checkpoint loader)
+from shufflenet_det.apis.tested_weights import check_tested_weights, checkpoint_weights
 from shufflenet_det.engine.hooks import checkpoint_classes
 from shufflenet_det.utils import (check_model_wiring, config_classes, explain_build_errors,
-                                  load_config)
+                                  load_config, safe_torch_load)
 from shufflenet_det.utils.cli import exit_status
 
 
@@ -45,11 +45,17 @@ def main() -> None:
     # the checkpoint names no classes)
     with explain_build_errors(cfg.model), warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='weights is None')
+        warnings.filterwarnings('ignore', message='Checkpoint is not loaded')  # it is, below
         inferencer = DetInferencer(model=cfg, weights=None, device=args.device,
                                    show_progress=False)
     check_model_wiring(inferencer.model, cfg.model)
-    checkpoint = load_checkpoint(inferencer.model, args.weights, map_location='cpu') \
-        if args.weights else None
+    checkpoint = None
+    if args.weights:  # all of it fits, classes too: no ClassTransferHook maps them here
+        checkpoint = safe_torch_load(args.weights)
+        check_tested_weights(inferencer.model, checkpoint, args.weights, args.config,
+                             config_classes(cfg), maps_classes=False)
+        inferencer.model.load_state_dict(checkpoint_weights(checkpoint, args.weights),
+                                         strict=False)  # checked: num_batches_tracked may lack
     # the checkpoint's class names, else those of the config's test set
     classes = checkpoint_classes(checkpoint) or config_classes(cfg) or []
     inferencer.model.dataset_meta['classes'] = classes

@@ -19,9 +19,11 @@ from mmengine.config import Config, ConfigDict, DictAction
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
+from shufflenet_det.apis.tested_weights import check_tested_weights
 from shufflenet_det.utils import (build_runner, check_annotation_files, check_dataset_config,
-                                  finish_distributed, load_run_config, setup_cpu_distributed)
-from shufflenet_det.utils.cli import exit_status
+                                  config_classes, finish_distributed, load_run_config,
+                                  safe_torch_load, setup_cpu_distributed)
+from shufflenet_det.utils.cli import exit_status, output_file
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -98,7 +100,15 @@ def main() -> None:
 
     setup_cpu_distributed(cfg)
     runner = build_runner(cfg)  # builds the model once and checks its wiring
+    model = runner.model
+    while hasattr(model, 'module'):  # DDP, DetTTAModel
+        model = model.module
+    check_tested_weights(model, safe_torch_load(args.checkpoint, mmap=True), args.checkpoint,
+                         args.config, config_classes(cfg), maps_classes=any(
+                             hook.get('type') == 'ClassTransferHook'
+                             for hook in cfg.get('custom_hooks') or []))
     if args.out is not None:
+        output_file(args.out)
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     runner.test()  # builds the dataset and evaluator first, which check the annotation file
     finish_distributed(runner)

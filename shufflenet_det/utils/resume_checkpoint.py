@@ -3,7 +3,7 @@ the one named, checked."""
 import glob
 import logging
 import os.path as osp
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from mmengine.logging import print_log
 
@@ -28,6 +28,11 @@ def _unresumable_reason(path: str) -> Optional[str]:
         raise
     except CheckpointError as err:
         return str(err)
+    return _not_training_reason(checkpoint, path)
+
+
+def _not_training_reason(checkpoint: Any, path: str) -> Optional[str]:
+    """Why a loaded checkpoint is not a training checkpoint, or None when it is one."""
     if not isinstance(checkpoint, dict) or not all(key in checkpoint for key in RUNNER_KEYS):
         return f'{path} is not a training checkpoint (no {"/".join(RUNNER_KEYS)})'
     if not isinstance(checkpoint['meta'], dict):  # MMEngine's Runner.resume reads it as one
@@ -112,7 +117,13 @@ def check_resumable(path: str) -> None:
     """
     if '://' in path:
         return
-    reason = _unresumable_reason(path)
+    try:
+        checkpoint = safe_torch_load(path, mmap=True)
+    except UnsafeCheckpointError:
+        raise
+    except CheckpointError as err:  # a file that does not load: no weights to train from either
+        raise ConfigError(f'--resume {path}: {err}') from err
+    reason = _not_training_reason(checkpoint, path)
     if reason is not None:
         raise ConfigError(f'--resume {path}: {reason}. To train from its weights without '
                           f'resuming, pass --cfg-options load_from={path}')

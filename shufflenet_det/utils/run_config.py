@@ -82,6 +82,9 @@ def load_run_config(config: str, cfg_options: Optional[dict], work_dir: Optional
 
     Returns:
         Config: The config, ready for ``Runner.from_cfg``.
+
+    Raises:
+        ConfigError: As :func:`load_config`, and for a work dir that is a file.
     """
     cfg = load_config(config, cfg_options)
     cfg.launcher = launcher
@@ -89,6 +92,9 @@ def load_run_config(config: str, cfg_options: Optional[dict], work_dir: Optional
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+    if osp.isfile(cfg.work_dir):
+        raise ConfigError(f'the work dir {cfg.work_dir} is a file, not a folder; give another '
+                          '--work-dir')
     return cfg
 
 

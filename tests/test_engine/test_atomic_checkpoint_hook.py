@@ -10,6 +10,7 @@ import pytest
 from mmengine.fileio import BaseStorageBackend, get_file_backend, register_backend
 
 from shufflenet_det.engine.hooks import AtomicCheckpointHook, AtomicLocalBackend, atomic_write
+from shufflenet_det.errors import ConfigError
 from shufflenet_det.utils import CheckpointError, find_resumable_checkpoint, safe_torch_load
 from tests.test_engine.toy_runner import build_toy_runner
 
@@ -148,3 +149,12 @@ def test_atomic_write_replaces_or_keeps_the_old_file(tmp_path, monkeypatch):
         atomic_write(b'newer', path)
     assert path.read_bytes() == b'new'
     assert sorted(os.listdir(path.parent)) == ['a.pth']  # the temporary file is removed
+
+
+def test_an_argument_the_hook_does_not_take_stops_before_training(tmp_path):
+    # MMEngine passes it on to Runner.save_checkpoint, which failed at the first checkpoint,
+    # after the first epoch's training
+    hook = AtomicCheckpointHook(interval=1, intervl=1)
+    with pytest.raises(ConfigError, match=r"^the checkpoint hook does not take intervl \(did "
+                                          r"you mean 'interval'\?\); it takes interval, by_epoch"):
+        hook.before_train(runner=None)

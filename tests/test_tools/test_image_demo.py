@@ -57,3 +57,18 @@ def test_a_checkpoint_naming_no_classes_shows_the_configs_names(tmp_path):
                    'model.test_cfg.score_thr=0.0', 'model.test_cfg.max_per_img=3').stdout
     names = re.findall(r'^ +(\S+) \d\.\d{3} \[', out, re.MULTILINE)
     assert len(names) == 3 and set(names) <= {'circle', 'square', 'triangle'}, out
+
+
+def test_weights_of_other_classes_are_refused_not_labelled_with_their_names(tmp_path):
+    run_tool('tools/misc/make_synthetic_coco.py', tmp_path, '--train', '1', '--val', '1',
+             '--size', '128')
+    config = 'configs/nanodet_shufflenetv2_lightpan_shapes.py'
+    _, model = build_detector(str(REPO / config), {'model.bbox_head.num_classes': 80})
+    torch.save(dict(state_dict=model.state_dict()), tmp_path / 'coco80.pth')
+    result = run_tool('tools/image_demo.py', tmp_path / 'val/000001.jpg', config, '--weights',
+                      tmp_path / 'coco80.pth', check=False)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (  # after MMEngine's warnings
+        f'error: {tmp_path / "coco80.pth"} was trained for other classes than {config}: '
+        'bbox_head.out_convs.0.weight is (112, 96, 1, 1) in the file but (35, 96, 1, 1) in the '
+        'model; give the config it was trained with')

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from shufflenet_det.utils import safe_torch_load
+from shufflenet_det.utils.run_config import build_detector
 from shufflenet_det.utils.training_log import read_scalars
 from tests.test_tools.tool_runner import REPO, run_tool
 
@@ -85,6 +86,29 @@ def test_train_resume_and_test(shapes, tmp_path):
     # 4), then the validation that followed
     assert [iteration for iteration, _ in losses.get('loss', [])] == [4], losses
     assert [iteration for iteration, _ in metrics.get('coco/bbox_mAP', [])] == [4], metrics
+
+
+def test_test_refuses_weights_of_another_detector_or_classes_and_an_out_folder(shapes,
+                                                                              tmp_path):
+    _, fcos = build_detector(str(REPO / 'configs/fcos_shufflenetv2_coco.py'))
+    torch.save({'state_dict': fcos.state_dict()}, tmp_path / 'fcos.pth')
+    _, model = build_detector(str(CONFIG))  # the shapes detector, its classes named otherwise
+    pets = {'dataset_meta': {'classes': ['cat', 'dog', 'bird']}}
+    torch.save({'state_dict': model.state_dict(), 'meta': pets}, tmp_path / 'pets.pth')
+    torch.save({'state_dict': model.state_dict()}, tmp_path / 'shapes.pth')
+    (tmp_path / 'out.pkl').mkdir()
+    for name, extra, message in (
+            ('fcos.pth', (), f'fcos.pth does not match the detector of {CONFIG}: missing keys'),
+            ('pets.pth', (), f"pets.pth was trained for other classes than {CONFIG}: the "
+                             "config's 'circle', 'square', 'triangle' are not among its 3 "
+                             'classes; give the config it was trained with'),
+            ('shapes.pth', ('--out', tmp_path / 'out.pkl'), 'out.pkl is a folder')):
+        result = run_tool('tools/test.py', CONFIG, tmp_path / name, '--work-dir',
+                          tmp_path / 'test', *extra, *shapes_options(shapes, 1), check=False)
+        assert result.returncode == 2 and 'Traceback' not in result.stderr
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith('error: ') and message in last, last
+    assert not list(tmp_path.glob('test/**/*.json'))  # nothing evaluated
 
 
 def test_amp_on_cpu_is_one_clear_sentence(shapes, tmp_path):

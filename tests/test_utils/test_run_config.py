@@ -7,7 +7,7 @@ import mmdet.datasets  # noqa: F401  (registers CocoDataset)
 from shufflenet_det.datasets import DatasetError
 from shufflenet_det.errors import ConfigError
 from shufflenet_det.utils import check_annotation_files, check_dataset_config, leaf_datasets
-from shufflenet_det.utils.run_config import input_size, load_config
+from shufflenet_det.utils.run_config import input_size, load_config, load_run_config
 from tests.test_tools.tool_runner import REPO, run_tool
 
 
@@ -162,3 +162,10 @@ def test_the_tools_say_a_missing_config_in_one_line(tmp_path):
         assert result.returncode == 2
         assert result.stderr.strip().splitlines() == [
             f'error: {tmp_path / "absent.py"}: no such config file']
+
+
+def test_a_work_dir_that_is_a_file_is_one_line(tmp_path):
+    (tmp_path / 'notes.txt').write_text('')
+    with pytest.raises(ConfigError, match=r'work dir .*notes\.txt is a file, not a folder'):
+        load_run_config(str(REPO / 'configs/fcos_shufflenetv2_coco.py'), None,
+                        str(tmp_path / 'notes.txt'), 'none')

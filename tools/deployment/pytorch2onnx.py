@@ -12,7 +12,6 @@ Example:
         --weights work_dirs/nanodet/epoch_280.pth --out nanodet.onnx
 """
 import argparse
-import re
 import sys
 from typing import Optional, Sequence
 
@@ -20,9 +19,10 @@ import torch
 
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
 from shufflenet_det.apis.onnx_export import export_described_onnx
+from shufflenet_det.apis.tested_weights import checkpoint_weights
 from shufflenet_det.engine.hooks.class_transfer_hook import checkpoint_classes
 from shufflenet_det.errors import DeployedModelError
-from shufflenet_det.utils import CheckpointError, check_weights_fit, safe_torch_load
+from shufflenet_det.utils import check_weights_fit, safe_torch_load
 from shufflenet_det.utils.cli import exit_status, output_file
 from shufflenet_det.utils.run_config import build_detector, config_classes, input_size
 
@@ -54,11 +54,7 @@ def main() -> None:
     checkpoint = None
     if args.weights:
         checkpoint = safe_torch_load(args.weights)
-        weights = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) \
-            else None
-        if not isinstance(weights, dict):
-            raise CheckpointError(f'{args.weights} holds no weights (a state_dict)')
-        weights = {re.sub(r'^module\.', '', key): value for key, value in weights.items()}
+        weights = checkpoint_weights(checkpoint, args.weights)
         check_weights_fit(model.state_dict(), weights, args.weights,
                           f'the detector of {args.config}',
                           hint='; export it with the config it was trained with')

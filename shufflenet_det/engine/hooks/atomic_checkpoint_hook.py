@@ -7,6 +7,8 @@ wrong moment can leave ``--resume`` nothing complete to continue from. It also s
 weights (an infinite BatchNorm ``running_var`` while the loss is still finite) that every resume
 from them then fails on.
 """
+import difflib
+import inspect
 import logging
 import os
 import os.path as osp
@@ -19,6 +21,7 @@ from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
 
 from mmdet.registry import HOOKS
+from shufflenet_det.errors import ConfigError
 
 
 def atomic_write(data: bytes, filepath: Union[str, Path]) -> None:
@@ -167,7 +170,18 @@ class AtomicCheckpointHook(CheckpointHook):
 
         Args:
             runner (Runner): The runner of the training process.
+
+        Raises:
+            ConfigError: For an argument the hook does not take (MMEngine would pass it on to
+                ``Runner.save_checkpoint``, which fails only at the first checkpoint).
         """
+        if self.args:
+            known = list(inspect.signature(CheckpointHook.__init__).parameters)[1:-1]
+            unknown = sorted(self.args)
+            close = difflib.get_close_matches(unknown[0], known, n=1)
+            raise ConfigError(f'the checkpoint hook does not take {", ".join(unknown)}'
+                              + (f" (did you mean '{close[0]}'?)" if close else '')
+                              + f'; it takes {", ".join(known)}')
         backend = get_file_backend(self.out_dir or runner.work_dir,
                                    backend_args=self.backend_args)
         if self.file_client_args is None and isinstance(backend, LocalBackend):
