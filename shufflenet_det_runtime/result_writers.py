@@ -116,7 +116,7 @@ class VideoOutput:
     A camera gives frames as fast as the detector takes them, fewer a second than its frame
     rate (it drops the others): with ``real_time``, each frame is repeated until the next one
     comes (by ``clock``), up to a second's worth, so that the video plays about as long as the
-    run lasted, not faster. A video file's or a stream's frames are all read, so each is
+    run lasted, not faster (a pause of more than a second is cut to one). A video file's or a stream's frames are all read, so each is
     written once.
 
     Args:
@@ -132,7 +132,7 @@ class VideoOutput:
         self.path, self.fps, self.real_time, self.clock = Path(path), fps, real_time, clock
         self.writer: Optional[cv2.VideoWriter] = None
         self.started = 0.0
-        self.written = 0  # frames in the video
+        self.position = 0  # the time after the last frame written, in frames since the start
         self.last: Optional[np.ndarray] = None  # the frame written last
 
     def write(self, image: np.ndarray) -> None:
@@ -145,13 +145,14 @@ class VideoOutput:
                 raise OutputError(f'could not open {self.path} for writing (no permission, or '
                                   'an OpenCV without an mp4 writer?)')
             self.started = self.clock()
-        elif self.real_time:  # the last frame holds until now (a second at most, as each
-            due = int((self.clock() - self.started) * self.fps)  # copy is encoded again)
-            for _ in range(min(due - self.written, math.ceil(self.fps))):
+        elif self.real_time:
+            # the last frame holds until now: a second at most, as each copy is encoded again
+            due = int((self.clock() - self.started) * self.fps)
+            for _ in range(min(due - self.position, math.ceil(self.fps))):
                 self.writer.write(self.last)
-            self.written = max(self.written, due)
+            self.position = max(self.position, due)
         self.writer.write(image)
-        self.written += 1
+        self.position += 1
         self.last = image
 
     def close(self) -> None:

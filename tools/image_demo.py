@@ -12,13 +12,14 @@ from typing import Optional, Sequence
 
 import mmcv
 from mmdet.apis import DetInferencer
+from mmengine.runner import CheckpointLoader
 from mmengine.config import DictAction
 
 import shufflenet_det  # noqa: F401  (registers the modules and the safe checkpoint loader)
 from shufflenet_det.apis.tested_weights import check_tested_weights, checkpoint_weights
 from shufflenet_det.engine.hooks import checkpoint_classes
 from shufflenet_det.utils import (check_model_wiring, config_classes, explain_build_errors,
-                                  load_config, safe_torch_load)
+                                  load_config)
 from shufflenet_det.utils.cli import exit_status
 
 
@@ -50,10 +51,9 @@ def main() -> None:
                                    show_progress=False)
     check_model_wiring(inferencer.model, cfg.model)
     checkpoint = None
-    if args.weights:  # all of it fits, classes too: no ClassTransferHook maps them here
-        checkpoint = safe_torch_load(args.weights)
-        check_tested_weights(inferencer.model, checkpoint, args.weights, args.config,
-                             config_classes(cfg), maps_classes=False)
+    if args.weights:  # all of it fits; the labels are shown by the checkpoint's class names
+        checkpoint = CheckpointLoader.load_checkpoint(args.weights, map_location='cpu')
+        check_tested_weights(inferencer.model, checkpoint, args.weights, args.config)
         inferencer.model.load_state_dict(checkpoint_weights(checkpoint, args.weights),
                                          strict=False)  # checked: num_batches_tracked may lack
     # the checkpoint's class names, else those of the config's test set

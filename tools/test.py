@@ -20,6 +20,7 @@ from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
 from shufflenet_det.apis.tested_weights import check_tested_weights
+from shufflenet_det.engine.hooks import ClassTransferHook
 from shufflenet_det.utils import (build_runner, check_annotation_files, check_dataset_config,
                                   config_classes, finish_distributed, load_run_config,
                                   safe_torch_load, setup_cpu_distributed)
@@ -100,13 +101,14 @@ def main() -> None:
 
     setup_cpu_distributed(cfg)
     runner = build_runner(cfg)  # builds the model once and checks its wiring
-    model = runner.model
-    while hasattr(model, 'module'):  # DDP, DetTTAModel
-        model = model.module
-    check_tested_weights(model, safe_torch_load(args.checkpoint, mmap=True), args.checkpoint,
-                         args.config, config_classes(cfg), maps_classes=any(
-                             hook.get('type') == 'ClassTransferHook'
-                             for hook in cfg.get('custom_hooks') or []))
+    if '://' not in args.checkpoint:  # a URL is downloaded when the test loads it
+        model = runner.model
+        while hasattr(model, 'module'):  # DDP, DetTTAModel
+            model = model.module
+        check_tested_weights(  # the hook does not see the heads inside DetTTAModel
+            model, safe_torch_load(args.checkpoint), args.checkpoint, args.config,
+            config_classes(cfg), maps_classes=not args.tta and any(
+                isinstance(hook, ClassTransferHook) for hook in runner.hooks))
     if args.out is not None:
         output_file(args.out)
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))

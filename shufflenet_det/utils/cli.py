@@ -31,7 +31,7 @@ def exit_status(main: Callable[[], None], stop_on_sigterm: bool = False) -> int:
     Args:
         main (Callable): The tool's entry point.
         stop_on_sigterm (bool): Stop on SIGTERM as on Ctrl-C, for the tools that write
-            through temporary files (exports, conversions). Default: False.
+            through temporary files (exports, quantization, conversions). Default: False.
 
     Returns:
         int: 0, 2 after one of those errors, 130 after Ctrl-C, 143 after SIGTERM.

@@ -4,6 +4,7 @@ import ast
 import logging
 import os.path as osp
 import traceback
+from pathlib import Path
 from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 import torch
@@ -47,19 +48,28 @@ def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
         raise ConfigError(f'{config} does not read as a config: {error}') from error
     except Exception as error:
         frame = traceback.extract_tb(error.__traceback__)[-1]
-        if 'site-packages' in frame.filename or not osp.isfile(frame.filename):
-            raise  # raised inside a library: its traceback says where
-        detail = ' '.join(str(error).split()) or 'no message'
-        raise ConfigError(f'{frame.filename}:{frame.lineno}: {type(error).__name__}: '
-                          f'{detail}') from error
+        detail = f'{type(error).__name__}: {" ".join(str(error).split()) or "no message"}'
+        if frame.name == '<module>':  # the config's own code (or a _base_'s) raised it
+            raise ConfigError(f'{frame.filename}:{frame.lineno}: {detail}') from error
+        if Path(frame.filename).parent.parts[-2:] == ('mmengine', 'config'):  # its parsing
+            raise ConfigError(f'{config} does not read as a config: {detail}') from error
+        raise  # raised inside a library's function: its traceback says where
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg
 
 
 def syntax_error_place(config: str, error: SyntaxError) -> str:
-    """``file:line`` of a config's syntax error: the config's own line, or, when the config
-    itself parses, a line of one of the ``_base_`` files it reads."""
+    """Where a config's syntax error is: ``file:line`` in the config, or, when the config
+    itself parses, the line of one of the ``_base_`` files it reads.
+
+    Args:
+        config (str): The config file.
+        error (SyntaxError): MMEngine's error, whose file name it does not keep.
+
+    Returns:
+        str: The place, for the message.
+    """
     try:
         with open(config, encoding='utf-8') as file:
             ast.parse(file.read())

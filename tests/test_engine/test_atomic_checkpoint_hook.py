@@ -157,4 +157,4 @@ def test_an_argument_the_hook_does_not_take_stops_before_training(tmp_path):
     hook = AtomicCheckpointHook(interval=1, intervl=1)
     with pytest.raises(ConfigError, match=r"^the checkpoint hook does not take intervl \(did "
                                           r"you mean 'interval'\?\); it takes interval, by_epoch"):
-        hook.before_train(runner=None)
+        hook.before_train(build_toy_runner(str(tmp_path), dict(type="AtomicCheckpointHook")))

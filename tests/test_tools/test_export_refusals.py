@@ -40,7 +40,7 @@ def test_weights_of_another_detector_are_refused_before_exporting(tmp_path):
         torch.save({'state_dict': model.state_dict()}, tmp_path / name)
     line = error_line(export('--weights', tmp_path / 'fcos.pth', '--out', tmp_path / 'a.onnx'))
     assert f'fcos.pth does not match the detector of {SHAPES}: missing keys' in line
-    assert line.endswith('; export it with the config it was trained with')
+    assert line.endswith('; give the config it was trained with')
     line = error_line(export('--weights', tmp_path / 'five_classes.pth', '--out',
                              tmp_path / 'a.onnx'))
     assert 'five_classes.pth does not fit the detector of' in line and 'in the file but' in line

@@ -90,25 +90,36 @@ def test_train_resume_and_test(shapes, tmp_path):
 
 def test_test_refuses_weights_of_another_detector_or_classes_and_an_out_folder(shapes,
                                                                               tmp_path):
+    def save(name, options=None, classes=None):
+        _, model = build_detector(str(CONFIG), options)
+        meta = {'dataset_meta': {'classes': classes}} if classes else {}
+        torch.save({'state_dict': model.state_dict(), 'meta': meta}, tmp_path / name)
+
     _, fcos = build_detector(str(REPO / 'configs/fcos_shufflenetv2_coco.py'))
     torch.save({'state_dict': fcos.state_dict()}, tmp_path / 'fcos.pth')
-    _, model = build_detector(str(CONFIG))  # the shapes detector, its classes named otherwise
-    pets = {'dataset_meta': {'classes': ['cat', 'dog', 'bird']}}
-    torch.save({'state_dict': model.state_dict(), 'meta': pets}, tmp_path / 'pets.pth')
-    torch.save({'state_dict': model.state_dict()}, tmp_path / 'shapes.pth')
+    save('pets.pth', classes=['cat', 'dog', 'bird'])
+    save('reordered.pth', classes=['square', 'circle', 'triangle'])
+    save('more.pth', {'model.bbox_head.num_classes': 4}, ['square', 'star', 'triangle', 'circle'])
     (tmp_path / 'out.pkl').mkdir()
+    no_hook = ('custom_hooks=[]', )  # the shapes config's ClassTransferHook left out
     for name, extra, message in (
             ('fcos.pth', (), f'fcos.pth does not match the detector of {CONFIG}: missing keys'),
-            ('pets.pth', (), f"pets.pth was trained for other classes than {CONFIG}: the "
-                             "config's 'circle', 'square', 'triangle' are not among its 3 "
-                             'classes; give the config it was trained with'),
-            ('shapes.pth', ('--out', tmp_path / 'out.pkl'), 'out.pkl is a folder')):
+            ('pets.pth', (), f'pets.pth was trained for the classes cat, dog, bird, not those '
+                             f'of {CONFIG} (circle, square, triangle); give the config it was '
+                             'trained with'),
+            ('reordered.pth', no_hook, '(the same classes in another order)'),
+            ('more.pth', no_hook, 'more.pth was trained for the classes square, star'),
+            ('more.pth', ('--out', tmp_path / 'out.pkl'), 'out.pkl is a folder')):
         result = run_tool('tools/test.py', CONFIG, tmp_path / name, '--work-dir',
-                          tmp_path / 'test', *extra, *shapes_options(shapes, 1), check=False)
+                          tmp_path / 'test', *shapes_options(shapes, 1), *extra, check=False)
         assert result.returncode == 2 and 'Traceback' not in result.stderr
         last = result.stderr.strip().splitlines()[-1]
         assert last.startswith('error: ') and message in last, last
     assert not list(tmp_path.glob('test/**/*.json'))  # nothing evaluated
+    # with the hook, each class's scores are taken by name from the checkpoint's four
+    result = run_tool('tools/test.py', CONFIG, tmp_path / 'more.pth', '--work-dir',
+                      tmp_path / 'test', *shapes_options(shapes, 1))
+    assert 'coco/bbox_mAP:' in result.stdout + result.stderr
 
 
 def test_amp_on_cpu_is_one_clear_sentence(shapes, tmp_path):

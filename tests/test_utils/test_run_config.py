@@ -151,8 +151,25 @@ def test_a_config_that_does_not_read_is_one_line(tmp_path, text, message):
         config.write_text(text)
     with pytest.raises(ConfigError, match=message.format(config=re.escape(str(config)))):
         load_config(str(config))
+
+
+def test_a_folder_given_as_config_and_a_library_error_are_told_apart(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r'a folder, not a config file$'):
         load_config(str(tmp_path))
+    config = tmp_path / 'duplicate_key.py'  # MMEngine's own parsing refuses it: one line
+    (tmp_path / 'a.py').write_text('x = 1\n')
+    (tmp_path / 'b.py').write_text('x = 2\n')
+    config.write_text("_base_ = ['a.py', 'b.py']\n")
+    with pytest.raises(ConfigError, match=r'duplicate_key\.py does not read as a config: '
+                                          r'KeyError: .*Duplicate key'):
+        load_config(str(config))
+    monkeypatch.syspath_prepend(str(tmp_path))  # a plugin whose function raises on import:
+    (tmp_path / 'buggy_plugin.py').write_text(  # its traceback is kept, not cut to a line
+        "def register():\n    raise ValueError('a bug in the plugin')\n\n\nregister()\n")
+    config = tmp_path / 'with_plugin.py'
+    config.write_text("custom_imports = dict(imports=['buggy_plugin'])\n")
+    with pytest.raises(ValueError, match='a bug in the plugin'):
+        load_config(str(config))
 
 
 def test_the_tools_say_a_missing_config_in_one_line(tmp_path):

@@ -19,10 +19,10 @@ import torch
 
 import shufflenet_det  # noqa: F401  (registers modules and the safe checkpoint loader)
 from shufflenet_det.apis.onnx_export import export_described_onnx
-from shufflenet_det.apis.tested_weights import checkpoint_weights
+from shufflenet_det.apis.tested_weights import check_tested_weights, checkpoint_weights
 from shufflenet_det.engine.hooks.class_transfer_hook import checkpoint_classes
 from shufflenet_det.errors import DeployedModelError
-from shufflenet_det.utils import check_weights_fit, safe_torch_load
+from shufflenet_det.utils import safe_torch_load
 from shufflenet_det.utils.cli import exit_status, output_file
 from shufflenet_det.utils.run_config import build_detector, config_classes, input_size
 
@@ -54,11 +54,9 @@ def main() -> None:
     checkpoint = None
     if args.weights:
         checkpoint = safe_torch_load(args.weights)
-        weights = checkpoint_weights(checkpoint, args.weights)
-        check_weights_fit(model.state_dict(), weights, args.weights,
-                          f'the detector of {args.config}',
-                          hint='; export it with the config it was trained with')
-        model.load_state_dict(weights, strict=False)  # all but num_batches_tracked, checked
+        check_tested_weights(model, checkpoint, args.weights, args.config)
+        model.load_state_dict(checkpoint_weights(checkpoint, args.weights),
+                              strict=False)  # checked: num_batches_tracked may lack
     classes = checkpoint_classes(checkpoint) or config_classes(cfg)
     if not classes:
         raise DeployedModelError('neither the checkpoint nor the config names the classes; '

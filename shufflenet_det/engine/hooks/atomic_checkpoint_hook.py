@@ -175,9 +175,10 @@ class AtomicCheckpointHook(CheckpointHook):
             ConfigError: For an argument the hook does not take (MMEngine would pass it on to
                 ``Runner.save_checkpoint``, which fails only at the first checkpoint).
         """
-        if self.args:
+        taken = inspect.signature(runner.save_checkpoint).parameters
+        unknown = sorted(set(self.args) - set(taken))
+        if unknown and not any(p.kind == p.VAR_KEYWORD for p in taken.values()):
             known = list(inspect.signature(CheckpointHook.__init__).parameters)[1:-1]
-            unknown = sorted(self.args)
             close = difflib.get_close_matches(unknown[0], known, n=1)
             raise ConfigError(f'the checkpoint hook does not take {", ".join(unknown)}'
                               + (f" (did you mean '{close[0]}'?)" if close else '')
