@@ -116,8 +116,8 @@ class VideoOutput:
     A camera gives frames as fast as the detector takes them, fewer a second than its frame
     rate (it drops the others): with ``real_time``, each frame is repeated until the next one
     comes (by ``clock``), up to a second's worth, so that the video plays about as long as the
-    run lasted, not faster (a pause of more than a second is cut to one). A video file's or a stream's frames are all read, so each is
-    written once.
+    run lasted, not faster (a pause of more than a second is cut to one second). A video
+    file's or a stream's frames are all read, so each is written once.
 
     Args:
         path (str): The ``.mp4`` to write.

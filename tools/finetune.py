@@ -109,8 +109,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         parser.error('give the dataset folder (or --resume a run)')
     if args.resume:
         unused = [flag for flag, value in (
-            ('DATA', args.data), ('--from', args.start), ('--config', args.config), ('--classes', args.classes),
-            ('--minutes', args.minutes), ('--iters', args.iters),
+            ('DATA', args.data), ('--from', args.start), ('--config', args.config),
+            ('--classes', args.classes), ('--minutes', args.minutes), ('--iters', args.iters),
             ('--batch-size', args.batch_size), ('--lr', args.lr),
             ('--cfg-options', args.cfg_options)) if value is not None]
         if unused:
