@@ -6,21 +6,26 @@ Example:
         --weights work_dirs/fcos/epoch_12.pth --out-file demo_pred.jpg
 """
 import argparse
+import os
 import sys
 import warnings
 from typing import Optional, Sequence
 
+import cv2
 import mmcv
+import numpy as np
 from mmdet.apis import DetInferencer
-from mmengine.runner import CheckpointLoader
 from mmengine.config import DictAction
+from mmengine.runner import CheckpointLoader
 
 import shufflenet_det  # noqa: F401  (registers the modules and the safe checkpoint loader)
 from shufflenet_det.apis.tested_weights import check_tested_weights, checkpoint_weights
+from shufflenet_det.datasets import DatasetError
 from shufflenet_det.engine.hooks import checkpoint_classes
+from shufflenet_det.errors import ConfigError
 from shufflenet_det.utils import (check_model_wiring, config_classes, explain_build_errors,
                                   load_config)
-from shufflenet_det.utils.cli import exit_status
+from shufflenet_det.utils.cli import exit_status, output_file
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -38,8 +43,27 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def check_paths(args: argparse.Namespace) -> None:
+    """Refuse, before the model is built, an image that is not one readable image file and an
+    ``--out-file`` that cannot be written as an image."""
+    if os.path.isdir(args.img):
+        raise DatasetError(f'{args.img} is a folder; this demo takes one image (for a folder: '
+                           'python -m shufflenet_det_runtime MODEL FOLDER, or tools/test.py)')
+    if not os.path.isfile(args.img):
+        raise DatasetError(f'no such image: {args.img}')
+    data = np.fromfile(args.img, np.uint8)
+    if not data.size or mmcv.imfrombytes(data.tobytes()) is None:
+        raise DatasetError(f'{args.img} is not a readable image')
+    if args.out_file:
+        output_file(args.out_file, '--out-file')
+        if not cv2.haveImageWriter(args.out_file):
+            raise ConfigError(f'--out-file {args.out_file}: OpenCV writes no image of that '
+                              'name; give it an image suffix (.jpg, .png)')
+
+
 def main() -> None:
     args = parse_args()
+    check_paths(args)
     cfg = load_config(args.config, args.cfg_options)
     # DetInferencer builds the model, once; the weights are loaded here, as DetInferencer
     # would read a checkpoint's meta (it fails on dataset_meta=None and takes COCO's names when

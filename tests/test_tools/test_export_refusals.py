@@ -16,6 +16,7 @@ from shufflenet_det.deployment.model_description import write_sidecar
 from shufflenet_det.errors import DeployedModelError
 from shufflenet_det.utils.run_config import build_detector
 from shufflenet_det_runtime import read_model_info
+from tests.test_docs import load_tool
 from tests.test_tools.tool_runner import REPO, run_tool
 
 SHAPES = str(REPO / 'configs/nanodet_shufflenetv2_lightpan_shapes.py')  # 256x256, 3 classes
@@ -55,8 +56,8 @@ def test_sizes_and_outputs_the_export_cannot_have_are_refused_or_said(tmp_path):
     small = export('--shape', '250', '250', '--out', tmp_path / 'small.onnx')
     assert small.returncode == 0 and small.stdout.strip().splitlines()[-1] == (
         'warning: the test pipeline resizes every image to 256x256, larger than this 250x250 '
-        'input: the runtime and test_deployed.py will refuse every image (a network to time or '
-        'profile only; export without --shape to run it)')
+        'input: the runtime and test_deployed.py will refuse such images (a network to time or '
+        'profile only; export with a --shape they fit in)')
     (tmp_path / 'small.onnx').unlink()
     old_opset = export('--opset', '7', '--out', tmp_path / 'a.onnx')  # the exporter logs too
     assert old_opset.returncode == 2 and old_opset.stderr.strip().splitlines()[-1] == (
@@ -140,3 +141,14 @@ def test_sigterm_during_an_export_leaves_no_temporary_files(tmp_path):
     assert process.returncode == 143 and stderr.strip().splitlines()[-1] == 'stopped (SIGTERM)'
     assert sorted(p.name for p in tmp_path.iterdir()) == ['model.onnx']  # no .export-* left
     assert out.read_bytes() == b'an earlier export'
+
+
+def test_a_shape_that_keep_ratio_photos_do_not_fit_is_said():
+    too_large = load_tool('tools/deployment/pytorch2onnx.py').photos_too_large
+    keep_ratio = dict(scale=[416, 416], keep_ratio=True)
+    assert too_large(keep_ratio, (416, 416)) == []
+    assert too_large(keep_ratio, (320, 416)) == ['a 480x640 photo to 312x416']  # portrait
+    assert too_large(keep_ratio, (256, 256)) == ['a 640x480 photo to 416x312',
+                                                 'a 480x640 photo to 312x416']
+    assert too_large(dict(scale=[320, 320], keep_ratio=False), (256, 256)) == [
+        'every image to 320x320']

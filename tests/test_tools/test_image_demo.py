@@ -72,3 +72,24 @@ def test_weights_of_another_number_of_classes_are_refused(tmp_path):
         f'error: {tmp_path / "coco80.pth"} does not fit the detector of {config}: 6 tensors '
         'have other shapes, e.g. bbox_head.out_convs.0.weight is (112, 96, 1, 1) in the file but '
         '(35, 96, 1, 1) in the model; give the config it was trained with')
+
+
+def test_an_image_or_out_file_that_cannot_be_used_is_one_line_before_the_model(tmp_path):
+    config = 'configs/nanodet_shufflenetv2_lightpan_shapes.py'
+    (tmp_path / 'broken.jpg').write_bytes(b'\xff\xd8 not a whole jpeg')
+    (tmp_path / 'empty.png').write_bytes(b'')
+    cv2.imwrite(str(tmp_path / 'photo.jpg'), np.zeros((32, 32, 3), np.uint8))
+    (tmp_path / 'drawn.jpg').mkdir()
+    for args, message in (
+            ((tmp_path / 'absent.jpg', ), f'no such image: {tmp_path / "absent.jpg"}'),
+            ((tmp_path / 'broken.jpg', ), 'broken.jpg is not a readable image'),
+            ((tmp_path / 'empty.png', ), 'empty.png is not a readable image'),
+            ((tmp_path, ), 'is a folder; this demo takes one image'),
+            ((tmp_path / 'photo.jpg', '--out-file', tmp_path / 'drawn.jpg'),
+             'drawn.jpg is a folder; give a file name'),
+            ((tmp_path / 'photo.jpg', '--out-file', tmp_path / 'drawn'),
+             'OpenCV writes no image of that name')):
+        result = run_tool('tools/image_demo.py', args[0], config, *args[1:], check=False)
+        assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+            line for line in result.stderr.strip().splitlines() if line.startswith('error: ')]
+        assert message in result.stderr, result.stderr

@@ -13,7 +13,7 @@ Example:
 """
 import argparse
 import sys
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 
@@ -25,6 +25,7 @@ from shufflenet_det.errors import DeployedModelError
 from shufflenet_det.utils import safe_torch_load
 from shufflenet_det.utils.cli import exit_status, output_file
 from shufflenet_det.utils.run_config import build_detector, config_classes, input_size
+from shufflenet_det_runtime.preprocessing import resized_size
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -45,6 +46,20 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if args.shape and min(args.shape) < 1:
         parser.error(f'--shape must be two positive sizes, got {" ".join(map(str, args.shape))}')
     return args
+
+
+def photos_too_large(resize: dict, size: Tuple[int, int]) -> List[str]:
+    """The photos, landscape and portrait (640x480, 480x640), that the test pipeline's
+    ``resize`` makes larger than the exported ``size`` (height, width): ``'W x H to w x h'``
+    each (``'every image to w x h'`` for a fixed size)."""
+    scale = tuple(resize['scale'])
+    refused = []
+    for width, height in ((640, 480), (480, 640)):
+        new_width, new_height = resized_size(width, height, scale, resize['keep_ratio'])
+        if new_height > size[0] or new_width > size[1]:
+            refused.append(f'a {width}x{height} photo to {new_width}x{new_height}'
+                           if resize['keep_ratio'] else f'every image to {scale[0]}x{scale[1]}')
+    return list(dict.fromkeys(refused))
 
 
 def main() -> None:
@@ -69,12 +84,11 @@ def main() -> None:
                                             align_channels=not args.no_align_channels)
     print(f'wrote {args.out}: input image (N, 3, {size[0]}, {size[1]}) float32 BGR 0-255, '
           f'{len(classes)} classes, {description["head"]["decoder"]} decoding')
-    resize = description['preprocess']['resize']
-    width, height = resize['scale']
-    if not resize['keep_ratio'] and (height > size[0] or width > size[1]):
-        print(f'warning: the test pipeline resizes every image to {width}x{height}, larger than '
-              f'this {size[1]}x{size[0]} input: the runtime and test_deployed.py will refuse '
-              'every image (a network to time or profile only; export without --shape to run it)')
+    refused = photos_too_large(description['preprocess']['resize'], size)
+    if refused:
+        print(f'warning: the test pipeline resizes {" and ".join(refused)}, larger than this '
+              f'{size[1]}x{size[0]} input: the runtime and test_deployed.py will refuse such '
+              'images (a network to time or profile only; export with a --shape they fit in)')
 
 
 if __name__ == '__main__':
