@@ -55,10 +55,10 @@ def check_paths(args: argparse.Namespace) -> None:
     if not data.size or mmcv.imfrombytes(data.tobytes()) is None:
         raise DatasetError(f'{args.img} is not a readable image')
     if args.out_file:
-        output_file(args.out_file, '--out-file')
-        if not cv2.haveImageWriter(args.out_file):
+        if not os.path.isdir(args.out_file) and not cv2.haveImageWriter(args.out_file):
             raise ConfigError(f'--out-file {args.out_file}: OpenCV writes no image of that '
                               'name; give it an image suffix (.jpg, .png)')
+        output_file(args.out_file, '--out-file')  # a folder refused; its folder made
 
 
 def main() -> None:

@@ -50,8 +50,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def photos_too_large(resize: dict, size: Tuple[int, int]) -> List[str]:
     """The photos, landscape and portrait (640x480, 480x640), that the test pipeline's
-    ``resize`` makes larger than the exported ``size`` (height, width): ``'W x H to w x h'``
-    each (``'every image to w x h'`` for a fixed size)."""
+    ``resize`` makes larger than the exported ``size`` (height, width), each said as ``'a
+    480x640 photo to 312x416'`` (``'every image to 320x320'`` for a fixed size)."""
     scale = tuple(resize['scale'])
     refused = []
     for width, height in ((640, 480), (480, 640)):
