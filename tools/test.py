@@ -106,7 +106,7 @@ def main() -> None:
         while hasattr(model, 'module'):  # DDP, DetTTAModel
             model = model.module
         check_tested_weights(  # the hook does not see the heads inside DetTTAModel
-            model, safe_torch_load(args.checkpoint), args.checkpoint, args.config,
+            model, safe_torch_load(args.checkpoint, mmap=True), args.checkpoint, args.config,
             config_classes(cfg), maps_classes=not args.tta and any(
                 isinstance(hook, ClassTransferHook) for hook in runner.hooks))
     if args.out is not None:

@@ -6,6 +6,7 @@ checkpoint written by MMEngine's runner also holds a few harmless objects in ``m
 """
 import os
 import pickle
+import zipfile
 from typing import Any, Callable, List, Optional, Tuple, Union
 
 import mmengine.runner.checkpoint as mmengine_checkpoint
@@ -110,7 +111,7 @@ def safe_torch_load(filename: str, map_location: Any = 'cpu', mmap: bool = False
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             return torch.load(filename, map_location=map_location, weights_only=True,
-                              mmap=mmap)
+                              mmap=mmap and zipfile.is_zipfile(filename))  # not legacy files
     except FileNotFoundError as err:
         raise CheckpointError(f'checkpoint not found: {filename}') from err
     except pickle.UnpicklingError as err:

@@ -222,3 +222,9 @@ def test_image_demo_runs_a_checkpoint_saved_with_meta_none(tmp_path, meta):
                       tmp_path / 'by_hand.pth', check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f'{tmp_path / "image.jpg"}: ' in result.stdout
+
+
+def test_a_legacy_format_checkpoint_loads_with_mmap_asked(tmp_path):
+    path = tmp_path / 'legacy.pth'  # torch's format before 1.6, which cannot be mapped
+    torch.save({'state_dict': {'w': torch.ones(2)}}, path, _use_new_zipfile_serialization=False)
+    assert torch.equal(safe_torch_load(str(path), mmap=True)['state_dict']['w'], torch.ones(2))
